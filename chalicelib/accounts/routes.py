@@ -1,0 +1,68 @@
+"""The accounts JSON API: register, login, logout, me, personal access tokens."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.accounts import auth, service
+from chalicelib.core import web
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/api/auth/register", methods=["POST"])
+@auth.public
+def register() -> Response:
+    user = service.register(web.json_body(bp.current_request))
+    issued = service.issue_token(user, "registration", ["*"])
+    return web.json_response({"user": service.user_json(user), "token": issued.plaintext}, status=201)
+
+
+@bp.route("/api/auth/login", methods=["POST"])
+@auth.public
+def login() -> Response:
+    request = bp.current_request
+    data = web.json_body(request)
+    user = service.authenticate(data.get("email"), data.get("password"), web.client_ip(request))
+    name = data.get("token_name") if isinstance(data.get("token_name"), str) else None
+    issued = service.issue_token(user, (name or "login").strip()[:100] or "login", ["*"])
+    return web.json_response({"user": service.user_json(user), "token": issued.plaintext})
+
+
+@bp.route("/api/auth/logout", methods=["POST"])
+@auth.api()
+def logout() -> Response:
+    ctx = auth.current()
+    assert ctx.token is not None
+    service.revoke_token(ctx.user, ctx.token.id)
+    return web.no_content()
+
+
+@bp.route("/api/me", methods=["GET"])
+@auth.api("account:read")
+def me() -> Response:
+    return web.json_response(service.user_json(auth.current().user))
+
+
+@bp.route("/api/tokens", methods=["GET"])
+@auth.api("account:read")
+def list_tokens() -> Response:
+    limit, cursor = web.page_params(bp.current_request)
+    tokens, next_cursor = service.list_tokens(auth.current().user, limit, cursor)
+    return web.json_response({"data": [service.token_json(t) for t in tokens], "next_cursor": next_cursor})
+
+
+@bp.route("/api/tokens", methods=["POST"])
+@auth.api("account:write")
+def create_token() -> Response:
+    ctx = auth.current()
+    issued = service.create_token(ctx.user, web.json_body(bp.current_request), ctx.abilities)
+    body = {**service.token_json(issued.token), "token": issued.plaintext}
+    return web.json_response(body, status=201)
+
+
+@bp.route("/api/tokens/{token_id}", methods=["DELETE"])
+@auth.api("account:write")
+def revoke_token(token_id: str) -> Response:
+    service.revoke_token(auth.current().user, web.path_id(token_id, "token"))
+    return web.no_content()

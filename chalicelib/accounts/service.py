@@ -1,0 +1,427 @@
+"""Account rules: registration, credentials, tokens, verification, reset, profile.
+
+Pages and the JSON API call the same functions, so a rule (and its message) is
+written once. Functions raise AppError subclasses; they know nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from chalicelib.accounts import access, store
+from chalicelib.accounts.store import ApiToken, User
+from chalicelib.core import cache, db, events, observability, ratelimit, security, sessions
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from chalicelib.core.validation import Validator
+
+PASSWORD_MIN_LENGTH = 10
+TOKEN_PREFIX = "mwz_"  # noqa: S105 - a public prefix, not a secret
+VERIFY_TTL_S = 48 * 3600
+RESET_TTL_S = 60 * 60
+EMAIL_EVENT = "accounts.email_requested"
+BAD_CREDENTIALS = "These credentials do not match our records."
+SUSPENDED = "This account is suspended. Contact support if you think this is a mistake."
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    path = Path(__file__).with_name("common_passwords.txt")
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def password_problems(password: str, *, email: str | None = None, name: str | None = None) -> list[str]:
+    problems = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
+    lowered = password.lower()
+    if lowered in _common_passwords():
+        problems.append("This password is too common; choose one that is harder to guess.")
+    elif (email and lowered == email.lower()) or (email and lowered == email.split("@")[0].lower()):
+        problems.append("The password must not be your email address.")
+    elif name and lowered == name.lower():
+        problems.append("The password must not be your name.")
+    return problems
+
+
+def _require_strong(v: Validator, field: str, password: str | None, *, email: str | None, name: str | None) -> None:
+    if password is None or field in v.errors:
+        return
+    for problem in password_problems(password, email=email, name=name):
+        v.error(field, problem)
+
+
+# ---- registration and login -----------------------------------------------------------
+
+
+def register(data: dict[str, Any]) -> User:
+    v = Validator(data)
+    name = v.text("name", max_len=255)
+    email = v.email("email")
+    password = v.password("password")
+    _require_strong(v, "password", password, email=email, name=name)
+    v.done()
+    assert name and email and password
+    password_hash = security.hash_password(password)
+    try:
+        with db.transaction():
+            user_id = store.insert_user(name, email, password_hash)
+            _request_email(user_id, "verify")
+    except Exception as exc:
+        if db.is_duplicate_key(exc):
+            raise Conflict("An account with this email already exists.", code="email_taken") from None
+        raise
+    observability.count("UserRegistered")
+    user = store.get_user(user_id)
+    assert user is not None
+    return user
+
+
+def authenticate(email_raw: Any, password: Any, ip: str) -> User:
+    """The user for these credentials. Unknown email and wrong password look the same."""
+    v = Validator({"email": email_raw, "password": password})
+    email = v.email("email")
+    pw = v.password("password")
+    v.done()
+    assert email is not None and pw is not None
+    identity = f"{email}|{ip}"
+    locked = ratelimit.login_locked_for(identity)
+    if locked:
+        raise RateLimited(locked, "Too many failed sign-in attempts. Try again later.")
+    user = store.get_user_by_email(email)
+    ok, needs_rehash = security.verify_password(user.password_hash if user else security.dummy_hash(), pw)
+    if user is None or not ok:
+        ratelimit.record_login_failure(identity)
+        observability.count("LoginFailed")
+        raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
+    ratelimit.clear_login_failures(identity)
+    if user.status != "active":
+        raise Forbidden(SUSPENDED, code="account_suspended")
+    if needs_rehash:  # legacy bcrypt, or argon2 parameters raised since
+        store.update_password_hash(user.id, security.hash_password(pw))
+    store.mark_login(user.id)
+    return user
+
+
+def start_session(user: User, previous_session_id: str | None = None) -> sessions.Session:
+    """A fresh session id at every login (the pre-login id is never promoted)."""
+    if previous_session_id:
+        sessions.destroy(previous_session_id)
+    return sessions.create(user.id)
+
+
+def end_session(session_id: str) -> None:
+    sessions.destroy(session_id)
+
+
+# ---- API tokens -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    plaintext: str
+
+
+def issue_token(user: User, name: str, abilities: list[str]) -> IssuedToken:
+    plaintext = TOKEN_PREFIX + security.random_token(30)
+    token_id = store.insert_token(user.id, name, security.sha256_hex(plaintext), abilities)
+    token = ApiToken(token_id, user.id, name, abilities, None, store.utcnow())
+    return IssuedToken(token, plaintext)
+
+
+def create_token(user: User, data: dict[str, Any], granted: list[str]) -> IssuedToken:
+    """A new token; never with an ability the presenting credential does not have."""
+    v = Validator(data)
+    name = v.text("name", max_len=100)
+    abilities = v.choices("abilities", ("*", *access.ABILITIES)) or ["*"]
+    if "abilities" not in v.errors and "*" not in granted:
+        beyond = [a for a in abilities if not access.token_allows(granted, a) or a == "*"]
+        if beyond:
+            v.error("abilities", f"Your current token cannot grant: {', '.join(beyond)}.")
+    v.done()
+    assert name is not None
+    return issue_token(user, name, abilities)
+
+
+def user_for_token(plaintext: str) -> tuple[User, ApiToken] | None:
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        return None
+    token = store.token_by_hash(security.sha256_hex(plaintext))
+    if token is None:
+        return None
+    user = store.get_user(token.user_id)
+    if user is None:
+        return None
+    store.touch_token(token.id)
+    return user, token
+
+
+def list_tokens(user: User, limit: int, cursor: str | None) -> tuple[list[ApiToken], str | None]:
+    after = _cursor(cursor)
+    rows = store.list_tokens(user.id, limit + 1, after)
+    return rows[:limit], store.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+
+def revoke_token(user: User, token_id: int) -> None:
+    if not store.delete_token(user.id, token_id):
+        raise NotFound("No such token.")
+
+
+def revoke_token_by_plaintext(plaintext: str) -> None:
+    found = user_for_token(plaintext)
+    if found:
+        store.delete_token(found[0].id, found[1].id)
+
+
+def _cursor(cursor: str | None) -> int | None:
+    try:
+        return store.decode_cursor(cursor)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed({"cursor": ["This cursor is not valid; start from the first page."]}) from None
+
+
+# ---- email verification and password reset ------------------------------------------------
+
+
+def _request_email(user_id: int, kind: str, **extra: Any) -> None:
+    events.publish(EMAIL_EVENT, {"user_id": user_id, "kind": kind, **extra})
+
+
+def verification_state(user: User) -> str:
+    return security.fingerprint("verify", user.id, user.email, user.email_verified_at)
+
+
+def reset_state(user: User) -> str:
+    return security.fingerprint("reset", user.id, user.password_hash)
+
+
+def verify_token_for(user: User, new_email: str | None = None) -> str:
+    payload: dict[str, Any] = {"uid": user.id, "fp": verification_state(user)}
+    if new_email:
+        payload["new_email"] = new_email
+    return security.sign("verify-email", payload, VERIFY_TTL_S)
+
+
+def reset_token_for(user: User) -> str:
+    return security.sign("reset-password", {"uid": user.id, "fp": reset_state(user)}, RESET_TTL_S)
+
+
+class LinkInvalid(Exception):
+    """A verification or reset link that is forged, expired or already used."""
+
+
+def _user_from_link(purpose: str, token: str) -> tuple[User, dict[str, Any]]:
+    try:
+        payload = security.unsign(purpose, token)
+    except security.ExpiredToken:
+        raise LinkInvalid("This link has expired. Ask for a new one.") from None
+    except security.InvalidToken:
+        raise LinkInvalid("This link is not valid.") from None
+    user = store.get_user(int(payload.get("uid", 0)))
+    if user is None:
+        raise LinkInvalid("This link is not valid.")
+    return user, payload
+
+
+def confirm_email(token: str) -> User:
+    user, payload = _user_from_link("verify-email", token)
+    if payload.get("fp") != verification_state(user):
+        raise LinkInvalid("This link has already been used.")
+    new_email = payload.get("new_email")
+    if new_email:
+        try:
+            store.update_email(user.id, new_email)
+        except Exception as exc:
+            if db.is_duplicate_key(exc):
+                raise LinkInvalid("That email address now belongs to another account.") from None
+            raise
+    else:
+        store.mark_verified(user.id, user.email)
+    refreshed = store.get_user(user.id)
+    assert refreshed is not None
+    return refreshed
+
+
+def resend_verification(user: User) -> None:
+    if not user.email_verified:
+        ratelimit.enforce("verify-resend", str(user.id), 3, 15 * 60)
+        _request_email(user.id, "verify")
+
+
+def request_password_reset(email_raw: Any, ip: str) -> None:
+    """Always the same outcome for the caller, so it reveals no account."""
+    v = Validator({"email": email_raw})
+    email = v.email("email")
+    v.done()
+    assert email is not None
+    ratelimit.enforce("password-reset", f"{email}|{ip}", 3, 15 * 60)
+    user = store.get_user_by_email(email)
+    if user is not None and user.status == "active":
+        _request_email(user.id, "reset")
+
+
+def reset_password(token: str, data: dict[str, Any]) -> User:
+    user, payload = _user_from_link("reset-password", token)
+    if payload.get("fp") != reset_state(user):
+        raise LinkInvalid("This link has already been used.")
+    v = Validator(data)
+    password = v.password("password")
+    _require_strong(v, "password", password, email=user.email, name=user.name)
+    v.done()
+    assert password is not None
+    store.update_password_hash(user.id, security.hash_password(password))
+    sessions.destroy_all_for(user.id)
+    return user
+
+
+def check_reset_link(token: str) -> User:
+    user, payload = _user_from_link("reset-password", token)
+    if payload.get("fp") != reset_state(user):
+        raise LinkInvalid("This link has already been used.")
+    return user
+
+
+# ---- settings ---------------------------------------------------------------------------------
+
+
+def update_profile(user: User, data: dict[str, Any]) -> User:
+    v = Validator(data)
+    name = v.text("name", max_len=255)
+    v.done()
+    assert name is not None
+    store.update_name(user.id, name)
+    refreshed = store.get_user(user.id)
+    assert refreshed is not None
+    return refreshed
+
+
+def _require_current_password(v: Validator, user: User, field: str = "current_password") -> None:
+    current = v.password(field)
+    if current is not None and not security.verify_password(user.password_hash, current)[0]:
+        v.error(field, "This is not your current password.")
+
+
+def change_password(user: User, data: dict[str, Any], current_session: str | None) -> sessions.Session | None:
+    """Change the password and end every session; the caller's own gets a new id."""
+    v = Validator(data)
+    _require_current_password(v, user)
+    new = v.password("new_password")
+    _require_strong(v, "new_password", new, email=user.email, name=user.name)
+    v.done()
+    assert new is not None
+    store.update_password_hash(user.id, security.hash_password(new))
+    sessions.destroy_all_for(user.id)
+    return sessions.create(user.id) if current_session else None
+
+
+def request_email_change(user: User, data: dict[str, Any]) -> str:
+    """Send a confirmation link to the new address; the change applies when it is opened."""
+    v = Validator(data)
+    new_email = v.email("email")
+    _require_current_password(v, user, "password")
+    if new_email and new_email == user.email:
+        v.error("email", "This is already your email address.")
+    v.done()
+    assert new_email is not None
+    if store.get_user_by_email(new_email) is not None:
+        raise Conflict("An account with this email already exists.", code="email_taken")
+    # Each request mails an address the user typed: limit it, so it cannot be used to spam.
+    ratelimit.enforce("email-change", str(user.id), 3, 15 * 60)
+    _request_email(user.id, "change_email", new_email=new_email)
+    return new_email
+
+
+def delete_account(user: User, data: dict[str, Any]) -> None:
+    v = Validator(data)
+    _require_current_password(v, user, "password")
+    v.done()
+    if user.role == "super_admin":
+        raise Forbidden("A super admin account cannot delete itself; ask another super admin.")
+    store.delete_user(user.id)
+    sessions.destroy_all_for(user.id)
+    observability.count("UserDeleted")
+
+
+# ---- shapes ----------------------------------------------------------------------------------
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """API.md's User."""
+    return {
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "role": access.api_role(user),
+        "plan": user.effective_plan,
+        "email_verified": user.email_verified,
+        "created_at": iso(user.created_at),
+    }
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "abilities": token.abilities,
+        "last_used_at": iso(token.last_used_at),
+        "created_at": iso(token.created_at),
+    }
+
+
+def iso(value: Any) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- staff actions (the admin area checks access.can and writes the audit log) -------------
+
+
+def get_user(user_id: int) -> User:
+    user = store.get_user(user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def lock_user(user_id: int) -> User:
+    """The user, row-locked until the caller's transaction ends; NotFound when missing."""
+    user = store.get_user_for_update(user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def search_users(q: str, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
+    """Every user (staff view), newest first; `q` searches name and email."""
+    rows = store.search_users(q.strip()[:255], limit + 1, _cursor(cursor))
+    return rows[:limit], store.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+
+def count_users(status: str | None = None) -> int:
+    return store.count_users(status)
+
+
+def set_role(user_id: int, role: str) -> None:
+    if role not in access.ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    store.set_role(user_id, role)
+
+
+def suspend(user_id: int) -> None:
+    """Suspend the account: tokens and logins are refused; every session ends on commit."""
+    store.set_status(user_id, "suspended")
+    db.on_commit(lambda: _end_sessions(user_id))
+
+
+def reactivate(user_id: int) -> None:
+    store.set_status(user_id, "active")
+
+
+def _end_sessions(user_id: int) -> None:
+    try:
+        sessions.destroy_all_for(user_id)
+    except cache.CacheUnavailable:
+        # Pages refuse a suspended user's session anyway (auth.load_page_user).
+        observability.logger().warning("sessions not ended: redis unavailable", extra={"user_id": user_id})

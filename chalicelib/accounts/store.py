@@ -1,0 +1,209 @@
+"""SQL of the accounts area: users, API tokens. Every read by owner filters on user_id."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.core import db
+
+_USER_COLUMNS = (
+    "id, name, email, password_hash, role, plan, plan_expires_at, status, email_verified_at, last_login_at, created_at"
+)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    email: str
+    password_hash: str
+    role: str
+    plan: str
+    plan_expires_at: datetime | None
+    status: str
+    email_verified_at: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def effective_plan(self) -> str:
+        """The plan in force: a paid plan past its expiry falls back to free."""
+        if self.plan != "free" and self.plan_expires_at is not None and self.plan_expires_at < utcnow():
+            return "free"
+        return self.plan
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    user_id: int
+    name: str
+    abilities: list[str]
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _user(row: dict[str, Any] | None) -> User | None:
+    return User(**row) if row else None
+
+
+def get_user(user_id: int) -> User | None:
+    return _user(db.fetch_one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s", (user_id,)))  # noqa: S608
+
+
+def get_user_by_email(email: str) -> User | None:
+    return _user(db.fetch_one(f"SELECT {_USER_COLUMNS} FROM users WHERE email = %s", (email,)))  # noqa: S608
+
+
+def get_user_for_update(user_id: int) -> User | None:
+    """The user row, locked until the current transaction ends (call inside one)."""
+    return _user(db.fetch_one(f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s FOR UPDATE", (user_id,)))  # noqa: S608
+
+
+def count_users(status: str | None = None) -> int:
+    sql, params = "SELECT COUNT(*) AS n FROM users", ()
+    if status is not None:
+        sql, params = sql + " WHERE status = %s", (status,)
+    row = db.fetch_one(sql, params, reader=True)
+    return int(row["n"]) if row else 0
+
+
+def insert_user(name: str, email: str, password_hash: str, role: str = "user", verified: bool = False) -> int:
+    result = db.execute(
+        "INSERT INTO users (name, email, password_hash, role, email_verified_at) VALUES (%s, %s, %s, %s, %s)",
+        (name, email, password_hash, role, utcnow() if verified else None),
+    )
+    return result.lastrowid
+
+
+def update_password_hash(user_id: int, password_hash: str) -> None:
+    db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+
+def mark_login(user_id: int) -> None:
+    db.execute("UPDATE users SET last_login_at = UTC_TIMESTAMP(6) WHERE id = %s", (user_id,))
+
+
+def mark_verified(user_id: int, email: str) -> bool:
+    result = db.execute(
+        "UPDATE users SET email_verified_at = UTC_TIMESTAMP(6) WHERE id = %s AND email = %s AND email_verified_at IS NULL",
+        (user_id, email),
+    )
+    return result.rowcount == 1
+
+
+def update_name(user_id: int, name: str) -> None:
+    db.execute("UPDATE users SET name = %s WHERE id = %s", (name, user_id))
+
+
+def update_email(user_id: int, email: str) -> None:
+    db.execute("UPDATE users SET email = %s, email_verified_at = UTC_TIMESTAMP(6) WHERE id = %s", (email, user_id))
+
+
+def set_role(user_id: int, role: str) -> None:
+    db.execute("UPDATE users SET role = %s WHERE id = %s", (role, user_id))
+
+
+def set_status(user_id: int, status: str) -> None:
+    db.execute("UPDATE users SET status = %s WHERE id = %s", (status, user_id))
+
+
+def set_plan(user_id: int, plan: str, expires_at: datetime | None) -> None:
+    db.execute("UPDATE users SET plan = %s, plan_expires_at = %s WHERE id = %s", (plan, expires_at, user_id))
+
+
+def delete_user(user_id: int) -> None:
+    # Owned rows (sites, tokens, transactions, …) go with it: ON DELETE CASCADE.
+    db.execute("DELETE FROM users WHERE id = %s", (user_id,))
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id a cursor points after; None for the first page. Bad cursors raise ValueError."""
+    if not cursor:
+        return None
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    kind, _, value = raw.partition(":")
+    if kind != "id" or not value.isdigit():
+        raise ValueError("bad cursor")
+    return int(value)
+
+
+def search_users(q: str, limit: int, after_id: int | None) -> list[User]:
+    """Newest first; `q` matches name or email (a LIKE with escaped wildcards)."""
+    sql = f"SELECT {_USER_COLUMNS} FROM users WHERE 1 = 1"  # noqa: S608
+    params: list[Any] = []
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql += " AND (email LIKE %s OR name LIKE %s)"
+        params += [like, like]
+    if after_id is not None:
+        sql += " AND id < %s"
+        params.append(after_id)
+    sql += " ORDER BY id DESC LIMIT %s"
+    params.append(limit)
+    return [User(**r) for r in db.fetch_all(sql, params, reader=True)]
+
+
+# ---- API tokens ---------------------------------------------------------------------
+
+
+def _token(row: dict[str, Any]) -> ApiToken:
+    row = dict(row)
+    row["abilities"] = json.loads(row["abilities"])
+    return ApiToken(**row)
+
+
+def insert_token(user_id: int, name: str, token_hash: str, abilities: list[str]) -> int:
+    result = db.execute(
+        "INSERT INTO api_tokens (user_id, name, token_hash, abilities) VALUES (%s, %s, %s, %s)",
+        (user_id, name, token_hash, json.dumps(abilities)),
+    )
+    return result.lastrowid
+
+
+def token_by_hash(token_hash: str) -> ApiToken | None:
+    row = db.fetch_one(
+        "SELECT id, user_id, name, abilities, last_used_at, created_at FROM api_tokens WHERE token_hash = %s",
+        (token_hash,),
+    )
+    return _token(row) if row else None
+
+
+def list_tokens(user_id: int, limit: int, after_id: int | None) -> list[ApiToken]:
+    sql = "SELECT id, user_id, name, abilities, last_used_at, created_at FROM api_tokens WHERE user_id = %s"
+    params: list[Any] = [user_id]
+    if after_id is not None:
+        sql += " AND id < %s"
+        params.append(after_id)
+    sql += " ORDER BY id DESC LIMIT %s"
+    params.append(limit)
+    return [_token(r) for r in db.fetch_all(sql, params)]
+
+
+def delete_token(user_id: int, token_id: int) -> bool:
+    return db.execute("DELETE FROM api_tokens WHERE id = %s AND user_id = %s", (token_id, user_id)).rowcount == 1
+
+
+def touch_token(token_id: int) -> None:
+    """Record use, at most once a minute per token (a write per request would be waste)."""
+    db.execute(
+        "UPDATE api_tokens SET last_used_at = UTC_TIMESTAMP(6) WHERE id = %s "
+        "AND (last_used_at IS NULL OR last_used_at < UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE)",
+        (token_id,),
+    )

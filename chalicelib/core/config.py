@@ -1,0 +1,151 @@
+"""Typed settings read once from the environment.
+
+Stage values come from `.chalice/config.json`; anything exported in the shell wins
+locally. In AWS, secrets come from one Secrets Manager JSON secret (SECRETS_ARN) read
+through Powertools Parameters, so they never sit in the function's plain environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+
+from chalicelib import __version__
+
+STAGES = ("local", "test", "prod")
+# Keys that may be supplied by the secret named in SECRETS_ARN (and override the env).
+SECRET_KEYS = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "DATABASE_READER_URL",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+)
+_DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside local stages
+
+
+class ConfigError(RuntimeError):
+    """Raised at first use when the environment cannot make valid settings."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = "local"
+    version: str = __version__
+    database_url: str = "mysql://mewayz:mewayz@127.0.0.1:3306/mewayz"
+    database_reader_url: str = ""
+    db_connect_timeout: float = 3.0
+    db_read_timeout: float = 30.0
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = ""
+    redis_timeout: float = 0.5
+    secret_key: str = field(default=_DEV_SECRET, repr=False)
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_api_base: str = ""
+    events_backend: str = "inprocess"
+    aws_region: str = "us-east-1"
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+    public_url: str = "http://127.0.0.1:8000"
+    mail_backend: str = ""
+    mail_dir: str = ""
+    mail_from: str = "Mewayz <no-reply@mewayz.local>"
+    api_rate_per_minute: int = 60
+    payments_rate_per_minute: int = 10
+    session_idle_s: int = 2 * 60 * 60
+    session_absolute_s: int = 7 * 24 * 60 * 60
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in ("local", "test")
+
+    @property
+    def key_prefix(self) -> str:
+        return self.redis_key_prefix or f"mewayz:{self.stage}:"
+
+    @property
+    def stripe_configured(self) -> bool:
+        return bool(self.stripe_secret_key)
+
+
+def _coerce(raw: str, like: object) -> object:
+    if isinstance(like, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(like, int):
+        return int(raw)
+    if isinstance(like, float):
+        return float(raw)
+    return raw
+
+
+def _load_secrets(arn: str) -> dict[str, str]:
+    # Imported here: only Lambda with a configured secret pays for it.
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(arn, transform="json", max_age=300)
+    return {k: str(v) for k, v in dict(value).items() if k in SECRET_KEYS}
+
+
+def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
+    """Build settings from an environment mapping (os.environ by default)."""
+    env = dict(os.environ if environ is None else environ)
+    if env.get("SECRETS_ARN"):
+        env.update(_load_secrets(env["SECRETS_ARN"]))
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = env.get(f.name.upper())
+        if raw is None or raw == "":
+            continue
+        try:
+            values[f.name] = _coerce(raw, getattr(defaults, f.name))
+        except ValueError as exc:
+            raise ConfigError(f"{f.name.upper()} is not a valid {type(getattr(defaults, f.name)).__name__}") from exc
+    if "version" not in values and env.get("APP_VERSION"):
+        values["version"] = env["APP_VERSION"]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.stage not in STAGES:
+        raise ConfigError(f"STAGE must be one of {', '.join(STAGES)}, not {s.stage!r}")
+    if s.mail_backend not in ("", "local", "ses"):
+        raise ConfigError("MAIL_BACKEND must be 'local' or 'ses'")
+    if s.events_backend not in ("inprocess", "sqs"):
+        raise ConfigError("EVENTS_BACKEND must be 'inprocess' or 'sqs'")
+    if not s.is_local and (s.secret_key == _DEV_SECRET or len(s.secret_key) < 32):
+        raise ConfigError("SECRET_KEY must be set to 32+ random characters outside local stages")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load()
+
+
+def reset() -> None:
+    """Forget cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()
+
+
+def describe() -> str:
+    """The non-secret settings as JSON, for start-up logs and `scripts/dev`."""
+    s = get_settings()
+    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret"}
+    shown = {f.name: getattr(s, f.name) for f in fields(s) if f.name not in hidden}
+    for key in ("database_url", "database_reader_url", "redis_url"):
+        shown[key] = _redact_url(str(shown[key]))
+    return json.dumps(shown, sort_keys=True)
+
+
+def _redact_url(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

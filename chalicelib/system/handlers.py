@@ -1,0 +1,27 @@
+"""Event and schedule functions of the system area (declared in app.py).
+
+Delivery is at least once: every function here may run twice for the same event
+and must change nothing the second time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.core import events, migrate, observability
+from chalicelib.system import service
+
+
+def on_canary(event: events.Event) -> None:
+    if not service.record_canary(event):
+        observability.logger().info("canary already recorded", extra={"event_id": event.id})
+
+
+def publish_canary() -> None:
+    service.publish_canary()
+
+
+def run_migrations(_event: dict[str, Any] | None = None) -> dict[str, Any]:
+    applied = migrate.apply()
+    observability.logger().info("migrations applied", extra={"applied": applied})
+    return {"applied": applied}

@@ -1,0 +1,224 @@
+"""Test harness: the real MariaDB and Redis, in a test database and a Redis key prefix.
+
+`./scripts/test` exports the test configuration; the defaults below match it, so
+`pytest` alone also works on a machine where `scripts/dev` has run once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _test_database_url() -> str:
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        return explicit
+    url = os.environ.get("DATABASE_URL", "mysql://mewayz:mewayz@127.0.0.1:3306/mewayz")
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.endswith("_test"):
+        name += "_test"
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+# Set before the app is imported so nothing can ever see the dev configuration.
+os.environ["STAGE"] = "test"
+os.environ["DATABASE_URL"] = _test_database_url()
+# A dedicated Redis db index (15) on the configured server, plus a key prefix.
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or urlunsplit(
+    urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))._replace(path="/15")
+)
+# TEST_REDIS_KEY_PREFIX (with TEST_DATABASE_URL) lets two runs share one machine.
+os.environ["REDIS_KEY_PREFIX"] = os.environ.get("TEST_REDIS_KEY_PREFIX", "mewayz:test:")
+assert os.environ["REDIS_KEY_PREFIX"].startswith("mewayz:test"), "tests only touch test keys"
+os.environ["EVENTS_BACKEND"] = "inprocess"
+os.environ.pop("DATABASE_READER_URL", None)
+os.environ.pop("SECRETS_ARN", None)
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+for _var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+    os.environ.pop(_var, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+
+from chalicelib.core import cache, config, db, events, migrate  # noqa: E402
+
+KEEP_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
+
+
+def _ensure_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = db.connect(url, database=False)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_database() -> Iterator[str]:
+    config.reset()
+    url = config.get_settings().database_url
+    assert "_test" in urlsplit(url).path, f"refusing to run tests against a non-test database: {url}"
+    _ensure_database(url)
+    migrate.apply(url)
+    yield url
+    db.close_all()
+
+
+def _tables() -> list[str]:
+    rows = db.fetch_all("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE()")
+    return [r["t"] for r in rows if r["t"] not in KEEP_TABLES]
+
+
+@pytest.fixture(autouse=True)
+def clean_state(test_database: str) -> Iterator[None]:
+    """Every test starts with empty tables, an empty Redis prefix and fresh clients."""
+    config.reset()
+    cache.reset()
+    events.reset_clients()
+    db.close_all()
+    db.execute("SET FOREIGN_KEY_CHECKS = 0")
+    try:
+        for table in _tables():
+            db.execute(f"DELETE FROM `{table}`")  # noqa: S608 - names from information_schema
+    finally:
+        db.execute("SET FOREIGN_KEY_CHECKS = 1")
+    r = cache.client()
+    keys = list(r.scan_iter(match=config.get_settings().key_prefix + "*", count=1000))
+    if keys:
+        r.delete(*keys)
+    yield
+    db.close_all()
+    cache.reset()
+    config.reset()
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers.items():
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+class Api:
+    """A thin wrapper over chalice.test.Client speaking JSON, like an API client would."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> ApiResponse:
+        h = {"accept": "application/json"}
+        if json_body is not None or body is not None:
+            h["content-type"] = "application/json"
+        if token:
+            h["authorization"] = f"Bearer {token}"
+        h.update(headers or {})
+        payload = body if body is not None else (json.dumps(json_body).encode() if json_body is not None else b"")
+        r = self.client.http.request(method, path, headers=h, body=payload)
+        body_bytes = r.body if isinstance(r.body, bytes) else (r.body or "").encode()
+        return ApiResponse(r.status_code, dict(r.headers), body_bytes)
+
+    def get(self, path: str, **kw: Any) -> ApiResponse:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, json_body: Any = None, **kw: Any) -> ApiResponse:
+        return self.request("POST", path, json_body, **kw)
+
+    def patch(self, path: str, json_body: Any = None, **kw: Any) -> ApiResponse:
+        return self.request("PATCH", path, json_body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> ApiResponse:
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture(scope="session")
+def chalice_app() -> Any:
+    from app import app
+
+    return app
+
+
+@pytest.fixture
+def client(chalice_app: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    with Client(chalice_app, stage_name="test", project_dir=str(ROOT)) as c:
+        yield c
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
+
+
+def assert_error(response: ApiResponse, status: int, code: str | None = None) -> dict[str, Any]:
+    """The API.md error shape, with the given status (and code)."""
+    assert response.status == status, (response.status, response.body[:500])
+    assert (response.header("content-type") or "").startswith("application/json")
+    error = response.json["error"]
+    assert isinstance(error["code"], str) and error["code"].islower()
+    assert isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    if status == 422:
+        assert isinstance(error.get("fields"), dict) and error["fields"], error
+    return error
+
+
+@pytest.fixture(scope="session")
+def live_server(chalice_app: Any) -> Iterator[str]:
+    """The app served over real HTTP by Chalice's local server, in a thread of this process.
+
+    It shares this process's configuration and database state, so per-test fixtures
+    (clean tables, monkeypatched settings) apply to it too.
+    """
+    import socket
+    import threading
+
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import LocalDevServer
+
+    chalice_config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="test")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = LocalDevServer(chalice_app, chalice_config, "127.0.0.1", port)
+    thread = threading.Thread(target=server.server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=10)

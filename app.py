@@ -78,6 +78,11 @@ def event_canary(_event: Any) -> None:
     system_handlers.publish_canary()
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def event_outbox_relay(_event: Any) -> None:
+    system_handlers.relay_outbox()
+
+
 # ---- deploy-time functions -----------------------------------------------------------
 
 

@@ -165,8 +165,9 @@ class Api:
         return self.request("DELETE", path, **kw)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def chalice_app() -> Any:
+    """The app, imported for every test: app.py is where event routes are registered."""
     from app import app
 
     return app

@@ -1,8 +1,10 @@
 """Handing work to event functions: `publish(name, payload)` is the only way.
 
 Backends: in AWS (EVENTS_BACKEND=sqs) each event goes to the SQS queue of the event
-function that handles it; locally and in tests (inprocess) the handler is called in
-this process once the current transaction commits.
+function that handles it, through a transactional outbox: the event is written in the
+publishing transaction, sent once it commits, and re-sent by `relay_outbox` (a schedule)
+if sending failed — so committed work never loses its event. Locally and in tests
+(inprocess) the handler is called in this process once the current transaction commits.
 
 Delivery is AT LEAST ONCE with both backends' retry paths (SQS redelivers on failure or
 timeout; a client may repeat a request). Every handler must therefore be idempotent:
@@ -114,7 +116,10 @@ def publish(name: str, payload: dict[str, Any]) -> Event:
     assert r is not None
     event = Event(name=name, payload=payload)
     if config.get_settings().events_backend == "sqs":
-        db.on_commit(lambda: _send_to_sqs(r, event))
+        outbox_id = db.execute(
+            "INSERT INTO event_outbox (event_id, queue, body) VALUES (%s, %s, %s)", (event.id, r.queue, event.to_json())
+        ).lastrowid
+        db.on_commit(lambda: _send_from_outbox(outbox_id, r.queue, event.to_json()))
     else:
         db.on_commit(lambda: _run_in_process(r, event))
     return event
@@ -152,9 +157,32 @@ def queue_url(queue: str) -> str:
     return _queue_urls[queue]
 
 
-def _send_to_sqs(r: Route, event: Event) -> None:
-    _sqs().send_message(QueueUrl=queue_url(r.queue), MessageBody=event.to_json())
+def _send_from_outbox(outbox_id: int, queue: str, body: str) -> bool:
+    """Send one outbox row and delete it; on failure leave it for the relay."""
+    try:
+        _sqs().send_message(QueueUrl=queue_url(queue), MessageBody=body)
+    except Exception:  # noqa: BLE001 - boto/network errors alike: the relay retries
+        observability.logger().exception("event send failed; left in the outbox", extra={"outbox_id": outbox_id})
+        observability.count("EventPublishFailed")
+        db.execute("UPDATE event_outbox SET attempts = attempts + 1 WHERE id = %s", (outbox_id,))
+        return False
+    db.execute("DELETE FROM event_outbox WHERE id = %s", (outbox_id,))
     observability.count("EventPublished")
+    return True
+
+
+def relay_outbox(older_than_s: int = 30, batch: int = 100) -> int:
+    """Re-send events whose send after commit failed (or was cut short); how many were sent.
+
+    A row is only picked up once it is `older_than_s` old, so the normal after-commit
+    send is not raced. SQS may then see an event twice; handlers are idempotent.
+    """
+    rows = db.fetch_all(
+        "SELECT id, queue, body FROM event_outbox WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL %s SECOND "
+        "ORDER BY id LIMIT %s",
+        (older_than_s, batch),
+    )
+    return sum(_send_from_outbox(int(row["id"]), row["queue"], row["body"]) for row in rows)
 
 
 def reset_clients() -> None:

@@ -25,7 +25,7 @@ _lock = threading.Lock()
 _logger: Logger | None = None
 _metrics: Metrics | None = None
 _totals: Counter[str] = Counter()
-_SCOPE_KEYS = ["request_id", "route", "method", "event_source"]
+_SCOPE_KEYS = ["request_id", "route", "method", "event_source", "user_id"]
 
 
 def logger() -> Logger:

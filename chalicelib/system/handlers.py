@@ -21,6 +21,12 @@ def publish_canary() -> None:
     service.publish_canary()
 
 
+def relay_outbox() -> None:
+    sent = events.relay_outbox()
+    if sent:
+        observability.logger().info("outbox relayed", extra={"sent": sent})
+
+
 def run_migrations(_event: dict[str, Any] | None = None) -> dict[str, Any]:
     applied = migrate.apply()
     observability.logger().info("migrations applied", extra={"applied": applied})

@@ -111,3 +111,36 @@ def test_scheduled_canary_publishes_and_is_consumed(client) -> None:
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))  # fmt: skip
     assert result.payload is None
     assert _canaries() == 1
+
+
+def test_sqs_send_failure_keeps_the_event_in_the_outbox_until_relayed(sqs_backend, monkeypatch) -> None:
+    route = events.route_for(service.CANARY_EVENT)
+    real_sqs = events._sqs()
+
+    class Down:
+        def send_message(self, **_kw):
+            raise ConnectionError("sqs unreachable")
+
+        def get_queue_url(self, **kw):
+            return real_sqs.get_queue_url(**kw)
+
+    monkeypatch.setattr(events, "_sqs_client", Down())
+    with db.transaction():
+        event = service.publish_canary()
+    assert db.fetch_one("SELECT event_id, attempts FROM event_outbox") == {"event_id": event.id, "attempts": 1}
+    assert _drain(sqs_backend, route.queue) == []
+
+    monkeypatch.setattr(events, "_sqs_client", real_sqs)
+    assert events.relay_outbox(older_than_s=30) == 0  # too fresh: the after-commit send owns it
+    db.execute("UPDATE event_outbox SET created_at = created_at - INTERVAL 1 MINUTE")
+    assert events.relay_outbox(older_than_s=30) == 1
+    assert [json.loads(b)["id"] for b in _drain(sqs_backend, route.queue)] == [event.id]
+    assert db.fetch_one("SELECT COUNT(*) AS n FROM event_outbox")["n"] == 0
+
+
+def test_a_rolled_back_transaction_leaves_nothing_in_the_outbox(sqs_backend) -> None:
+    with pytest.raises(RuntimeError), db.transaction():
+        service.publish_canary()
+        raise RuntimeError("rolled back")
+    assert db.fetch_one("SELECT COUNT(*) AS n FROM event_outbox")["n"] == 0
+    assert _drain(sqs_backend, events.route_for(service.CANARY_EVENT).queue) == []

@@ -84,3 +84,37 @@ def test_database_down_other_api_routes_answer_503_json(api, database_down) -> N
     assert "Traceback" not in r.text
     assert "unavailable" in error["message"].lower()
     assert r.header("retry-after") == "5"
+
+
+def test_log_lines_carry_the_request_scope_and_it_does_not_leak(api) -> None:
+    import io
+    import json as _json
+
+    from chalicelib.accounts import service, store
+
+    user = store.get_user(store.insert_user("L", "l@example.com", "x", verified=True))
+    token = service.issue_token(user, "t", ["*"]).plaintext
+    handler = observability.logger().registered_handler
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        with pytest.MonkeyPatch.context() as mp:  # make the request log a line mid-scope
+            mp.setattr(service, "user_json", _logging_user_json(service.user_json))
+            api.get("/api/me", token=token)
+        observability.logger().info("probe after request")
+    finally:
+        handler.setStream(previous)
+    lines = [_json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+    inside = next(line for line in lines if line["message"] == "probe inside request")
+    assert inside["user_id"] == user.id and inside["route"] == "GET /api/me" and len(inside["request_id"]) == 32
+    after = next(line for line in lines if line["message"] == "probe after request")
+    assert "user_id" not in after and "request_id" not in after
+    assert after["stage"] == "test"
+
+
+def _logging_user_json(original):
+    def wrapper(user):
+        observability.logger().info("probe inside request")
+        return original(user)
+
+    return wrapper

@@ -13,6 +13,8 @@ from chalice.app import Request, Response
 from chalicelib.accounts import handlers as accounts_handlers
 from chalicelib.accounts import service as accounts_service
 from chalicelib.accounts.routes import bp as accounts_api_bp
+from chalicelib.admin.pages import bp as admin_pages_bp
+from chalicelib.admin.routes import bp as admin_api_bp
 from chalicelib.core import db, events, observability, web
 from chalicelib.system import handlers as system_handlers
 from chalicelib.system import service as system_service
@@ -23,6 +25,8 @@ app.api.binary_types = []  # every response is text (JSON, HTML, CSS, JS)
 
 app.register_blueprint(system_bp)
 app.register_blueprint(accounts_api_bp)
+app.register_blueprint(admin_api_bp)
+app.register_blueprint(admin_pages_bp)
 web.register_fallback_routes(app)  # last: only what no route above matches
 
 

@@ -1,0 +1,1 @@
+"""The admin panel and admin API: staff manage users and sites; every action is audited."""

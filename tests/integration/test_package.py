@@ -1,0 +1,238 @@
+"""`scripts/package` makes a Lambda bundle that runs on its own, and a template wired for SQS.
+
+The bundle is unzipped and imported in a separate interpreter started with -I -S -B: no
+site-packages, no PYTHONPATH, no repo on sys.path — only the bundle and the standard
+library, as close to the Lambda runtime as this machine gets (Lambda adds boto3, which
+nothing imports before first use).
+
+Skips (loudly) only when `chalice package` cannot reach PyPI to download the Linux
+wheels: scripts/package detects that case and exits 75.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPI_UNREACHABLE = 75  # scripts/package's exit status when PyPI cannot be reached
+STAGE = "test"
+
+# About 35 s here: chalice package (Linux wheels from PyPI), .pyc for the whole bundle, cfn-lint.
+pytestmark = pytest.mark.slow
+
+# Runs inside the unzipped bundle (cwd). Prints one JSON document on stdout.
+PROBE = r"""
+import json, os, sys
+bundle = os.getcwd()
+sys.path.insert(0, bundle)
+
+import app
+from chalicelib.core import migrate, web
+from yoyo import read_migrations
+
+
+def event(path, accept):
+    headers = {"Accept": accept, "Host": "abc123.execute-api.us-east-1.amazonaws.com", "User-Agent": "test"}
+    return {
+        "resource": path, "path": path, "httpMethod": "GET",
+        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": path, "httpMethod": "GET", "path": "/api" + path, "stage": "api",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "identity": {"sourceIp": "203.0.113.7"},
+        },
+    }
+
+
+page = app.app(event("/", "text/html"), None)
+manifest = json.loads((web.static_dir() / "manifest.json").read_text())
+css = "/static/" + manifest["app.css"]
+asset = app.app(dict(event("/static/{name}", "text/css"), path=css, pathParameters={"name": manifest["app.css"]}), None)
+
+stdlib = os.path.dirname(os.__file__)
+outside = sorted(
+    name for name, mod in list(sys.modules.items())
+    if getattr(mod, "__file__", None)
+    and not os.path.realpath(mod.__file__).startswith((os.path.realpath(bundle) + os.sep, os.path.realpath(stdlib)))
+)
+print(json.dumps({
+    "sys_path": sys.path,
+    "app_file": app.__file__,
+    "outside_modules": outside,
+    "templates_dir": str(web.templates_dir()),
+    "static_dir": str(web.static_dir()),
+    "page": {"status": page["statusCode"], "headers": page["headers"], "body": page["body"]},
+    "css": {"path": css, "status": asset["statusCode"], "headers": asset["headers"]},
+    "migrations_dir": str(migrate.MIGRATIONS_DIR),
+    "migrations": sorted(m.id for m in read_migrations(str(migrate.MIGRATIONS_DIR))),
+    "sqs_queues": sorted(s.queue for s in app.app.event_sources if type(s).__name__ == "SQSEventConfig"),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("package")
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "package"), STAGE, str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    if proc.returncode == PYPI_UNREACHABLE:
+        pytest.skip(f"chalice package could not reach PyPI for the Linux wheels: {output.strip().splitlines()[-1]}")
+    assert proc.returncode == 0, f"scripts/package {STAGE} failed ({proc.returncode}):\n{output}"
+    assert (out / "deployment.zip").is_file() and (out / "sam.json").is_file(), output
+    return out
+
+
+@pytest.fixture(scope="module")
+def bundle(package: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bundle")
+    with zipfile.ZipFile(package / "deployment.zip") as z:
+        z.extractall(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def probe(bundle: Path) -> dict[str, Any]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "STAGE": STAGE,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", PROBE],
+        cwd=bundle,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, f"the bundle does not run on its own:\n{proc.stderr}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_bundle_imports_without_the_repo_or_site_packages(probe: dict[str, Any], bundle: Path) -> None:
+    assert str(ROOT) not in probe["sys_path"] and "" not in probe["sys_path"]
+    assert not any("site-packages" in p for p in probe["sys_path"]), probe["sys_path"]
+    assert Path(probe["app_file"]).parent == bundle
+    assert probe["outside_modules"] == [], "modules loaded from outside the bundle"
+
+
+def test_bundle_renders_the_landing_page_from_bundled_templates_and_assets(
+    probe: dict[str, Any], bundle: Path, api: Any
+) -> None:
+    assert probe["templates_dir"] == str(bundle / "chalicelib" / "templates")
+    assert probe["static_dir"] == str(bundle / "chalicelib" / "static")
+    page = probe["page"]
+    assert page["status"] == 200, page["body"][:2000]
+    assert page["headers"]["Content-Type"].startswith("text/html")
+    html = page["body"]
+
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert title and "Mewayz" in title.group(1)
+    # The same title the source tree renders: the bundle ships the current templates.
+    source_title = re.search(r"<title>(.*?)</title>", api.get("/", headers={"accept": "text/html"}).text, re.S)
+    assert source_title and title.group(1) == source_title.group(1)
+
+    css = re.search(r'href="(/static/app\.[0-9a-f]{8}\.css)"', html)
+    assert css, "the asset manifest did not resolve app.css to its hashed name"
+    assert css.group(1) == probe["css"]["path"]
+    assert (bundle / "chalicelib" / "static" / css.group(1).removeprefix("/static/")).is_file()
+    assert probe["css"]["status"] == 200
+    assert probe["css"]["headers"]["Content-Type"].startswith("text/css")
+
+
+def test_bundle_ships_the_migrations(probe: dict[str, Any], bundle: Path) -> None:
+    shipped = sorted(p.name for p in (bundle / "chalicelib" / "migrations").glob("*.sql"))
+    source = sorted(p.name for p in (ROOT / "chalicelib" / "migrations").glob("*.sql"))
+    assert shipped == source and shipped
+    assert Path(probe["migrations_dir"]) == bundle / "chalicelib" / "migrations"
+    expected = sorted({name.removesuffix(".sql") for name in source if not name.endswith(".rollback.sql")})
+    assert probe["migrations"] == expected
+
+
+def test_bundle_ships_bytecode_for_its_runtime(package: Path) -> None:
+    # /var/task is read-only: without .pyc in the zip, every cold start compiles.
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(package / "deployment.zip") as z:
+        names = set(z.namelist())
+    sources = [n for n in names if n.endswith(".py") and (n == "app.py" or n.startswith(("chalicelib/", "chalice/")))]
+    missing = [
+        n
+        for n in sources
+        if f"{n.rpartition('/')[0]}/__pycache__/{n.rpartition('/')[2][:-3]}.{tag}.pyc".lstrip("/") not in names
+    ]
+    assert sources and not missing, missing[:5]
+
+
+def test_template_wires_every_sqs_consumer_to_its_queue_and_dlq(package: Path, probe: dict[str, Any]) -> None:
+    template = json.loads((package / "sam.json").read_text())
+    resources = template["Resources"]
+    assert "mewayz-system" in probe["sqs_queues"]
+
+    wired: dict[str, str] = {}
+    for fn_id, fn in resources.items():
+        if fn["Type"] != "AWS::Serverless::Function":
+            continue
+        for event_id, event in (fn["Properties"].get("Events") or {}).items():
+            if event["Type"] != "SQS":
+                continue
+            props = event["Properties"]
+            assert props.get("FunctionResponseTypes") == ["ReportBatchItemFailures"], (fn_id, event_id)
+            target = re.fullmatch(r"\$\{(\w+)\.Arn\}", props["Queue"].get("Fn::Sub", ""))
+            assert target, f"{fn_id}.{event_id}: Queue should reference the queue resource, got {props['Queue']}"
+            queue = resources[target.group(1)]
+            assert queue["Type"] == "AWS::SQS::Queue"
+            q = queue["Properties"]
+            assert q["VisibilityTimeout"] >= 6 * fn["Properties"]["Timeout"]
+            redrive = q["RedrivePolicy"]
+            assert redrive["maxReceiveCount"] == 5
+            dlq = resources[redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]]
+            assert dlq["Type"] == "AWS::SQS::Queue"
+            assert dlq["Properties"]["QueueName"] == q["QueueName"] + "-dlq"
+            wired[q["QueueName"]] = fn_id
+    assert sorted(wired) == probe["sqs_queues"], "every @app.on_sqs_message queue is declared and wired"
+
+
+def test_template_has_the_shared_infrastructure(package: Path) -> None:
+    template = json.loads((package / "sam.json").read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert {
+        "AWS::EC2::VPC",
+        "AWS::RDS::DBCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::S3::Bucket",
+        "AWS::CloudFront::Distribution",
+        "AWS::SecretsManager::Secret",
+    } <= types
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["VpcConfig"]["SubnetIds"]
+    assert function_globals["Environment"]["Variables"]["SECRETS_ARN"] == {"Ref": "AppSecret"}
+    responses = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"][
+        "x-amazon-apigateway-gateway-responses"
+    ]
+    unknown_path = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown_path["statusCode"] == "404"
+    assert json.loads(unknown_path["responseTemplates"]["application/json"]) == {
+        "error": {"code": "not_found", "message": "Nothing lives at this address."}
+    }
+    assert {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)

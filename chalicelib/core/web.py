@@ -436,7 +436,7 @@ def _normalise_chalice_error(request: Request, response: Response) -> Response:
     if not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
         return response
     if response.status_code >= 500:
-        observability.logger().error("chalice reported an internal error", extra={"message": body["Message"]})
+        observability.logger().error("chalice reported an internal error", extra={"chalice_message": body["Message"]})
         return error_response(request, _internal_error())
     error_class = _CHALICE_ERRORS.get(body["Code"], BadRequest)
     exc = error_class(str(body["Message"]))

@@ -70,3 +70,17 @@ def test_injection_attempts_in_paths_are_plain_404s(api) -> None:
     for path in ("/api/%27%20OR%201=1--", "/api/<script>", "/static/..%2f..%2fapp.py", "/static/../app.py"):
         r = api.get(path)
         assert r.status == 404, (path, r.status)
+
+
+def test_an_unexpected_exception_is_a_500_in_our_shape_without_internals(api, monkeypatch) -> None:
+    from chalicelib.system import service
+
+    def broken():
+        raise RuntimeError("secret internals: password=hunter2")
+
+    monkeypatch.setattr(service, "health", broken)
+    r = api.get("/api/health")
+    assert_error(r, 500, "internal_error")
+    assert "hunter2" not in r.text and "Traceback" not in r.text
+    page = api.get("/", headers={"accept": "text/html"})
+    assert page.status == 200  # other routes unaffected

@@ -1,9 +1,14 @@
 """MySQL access: lazily opened pymysql connections, transactions, small query helpers.
 
 One writer connection (and a reader when DATABASE_READER_URL is set) per thread of a
-function instance, kept across invocations. A connection is checked out on first use
-in an invocation and pinged then, so one the server dropped during a freeze is
-re-opened; `release()` (called by the middleware when an invocation ends) puts it back.
+function instance, kept across invocations: checked out on first use in an invocation,
+put back by `release()` (the middleware calls it when an invocation ends).
+
+A connection taken back from the pool may have been dropped meanwhile (idle timeout,
+failover, a frozen Lambda). Rather than pay a ping round trip on every invocation, its
+first statement proves it: a read or BEGIN that finds it dead is safe to run again, so
+it reconnects and retries once; a write outside a transaction pings first instead, so
+nothing can run twice.
 Every query is parameterised: pass values as `params`, never format them into SQL.
 """
 
@@ -14,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from chalicelib.core import config
@@ -106,12 +111,28 @@ class _Slot:
             return conn
         with self._lock:
             conn = self._idle.pop() if self._idle else None
-        if conn is not None and not _alive(conn):
-            _close_quietly(conn)  # dropped by the server (idle timeout, failover, a freeze)
-            conn = None
+        # A new connection is known good; a pooled one is proven by its first statement.
+        self._local.verified = conn is None
         if conn is None:
             conn = connect(self.url)
         self._local.conn = conn
+        return conn
+
+    @property
+    def verified(self) -> bool:
+        return getattr(self._local, "verified", True)
+
+    def mark_verified(self) -> None:
+        self._local.verified = True
+
+    def checkout_alive(self) -> pymysql.Connection:
+        """A connection pinged if unproven: for writes, which must never run twice."""
+        conn = self.checkout()
+        if not self.verified:
+            if not _alive(conn):
+                self.discard()
+                conn = self.checkout()
+            self.mark_verified()
         return conn
 
     def release(self) -> None:
@@ -164,25 +185,53 @@ def _slot(reader: bool) -> _Slot:
     return _writer
 
 
+def _is_gone(exc: BaseException) -> bool:
+    import pymysql
+
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True
+    if isinstance(exc, pymysql.err.OperationalError):
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        return code in _UNAVAILABLE_CODES
+    return False
+
+
 @contextmanager
 def _translated(slot: _Slot) -> Iterator[None]:
     """Turn 'server gone' errors into DatabaseUnavailable and drop the broken connection."""
-    import pymysql
-
     try:
         yield
-    except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-        if isinstance(exc, pymysql.err.InterfaceError) or code in _UNAVAILABLE_CODES:
+    except Exception as exc:
+        if _is_gone(exc):
             slot.discard()
             raise DatabaseUnavailable() from exc
         raise
 
 
-def _run(sql: str, params: Params, reader: bool, fetch: str) -> Any:
-    slot = _slot(reader)
+T = TypeVar("T")
+
+
+def _on_connection(slot: _Slot, operation: Callable[[pymysql.Connection], T], *, rerunnable: bool) -> T:
+    """Run `operation` on this thread's connection (see the module docstring for retries)."""
     with _translated(slot):
+        if not rerunnable:
+            return operation(slot.checkout_alive())
         conn = slot.checkout()
+        if not slot.verified:
+            try:
+                result = operation(conn)
+            except Exception as exc:
+                if not _is_gone(exc):
+                    raise
+                slot.discard()  # dropped while pooled; running it again is harmless
+                result = operation(slot.checkout())
+            slot.mark_verified()
+            return result
+        return operation(conn)
+
+
+def _run(sql: str, params: Params, reader: bool, fetch: str) -> Any:
+    def operation(conn: pymysql.Connection) -> Any:
         with conn.cursor() as cur:
             cur.execute(sql, params)
             if fetch == "one":
@@ -190,6 +239,8 @@ def _run(sql: str, params: Params, reader: bool, fetch: str) -> Any:
             if fetch == "all":
                 return list(cur.fetchall())
             return Result(rowcount=cur.rowcount, lastrowid=cur.lastrowid)
+
+    return _on_connection(_slot(reader), operation, rerunnable=fetch != "none")
 
 
 @dataclass(frozen=True)
@@ -211,10 +262,11 @@ def execute(sql: str, params: Params = None) -> Result:
 
 
 def execute_many(sql: str, rows: Sequence[Params]) -> int:
-    with _translated(_writer):
-        conn = _writer.checkout()
+    def operation(conn: pymysql.Connection) -> int:
         with conn.cursor() as cur:
             return cur.executemany(sql, rows) or 0
+
+    return _on_connection(_writer, operation, rerunnable=False)
 
 
 @contextmanager
@@ -232,9 +284,12 @@ def transaction() -> Iterator[None]:
         finally:
             _tx.depth -= 1
         return
-    with _translated(_writer):
-        conn = _writer.checkout()
-        conn.begin()
+
+    def begin(c: pymysql.Connection) -> pymysql.Connection:
+        c.begin()
+        return c
+
+    conn = _on_connection(_writer, begin, rerunnable=True)
     _tx.depth, _tx.callbacks = 1, []
     try:
         yield

@@ -31,6 +31,28 @@ def test_connection_is_reopened_after_the_server_kills_it(api) -> None:
     assert db.connection_id() != victim
 
 
+def _pooled_and_killed() -> int:
+    """Leave this thread's connection in the pool, then kill it server-side."""
+    victim = db.connection_id()
+    db.release()
+    _kill(victim)
+    return victim
+
+
+def test_a_write_on_a_killed_pooled_connection_runs_exactly_once() -> None:
+    victim = _pooled_and_killed()
+    db.execute("INSERT INTO users (name, email, password_hash) VALUES ('W', 'w@example.com', 'x')")
+    assert db.fetch_one("SELECT COUNT(*) AS n FROM users")["n"] == 1
+    assert db.connection_id() != victim
+
+
+def test_a_transaction_on_a_killed_pooled_connection_begins_on_a_new_one() -> None:
+    _pooled_and_killed()
+    with db.transaction():
+        db.execute("INSERT INTO users (name, email, password_hash) VALUES ('T', 't@example.com', 'x')")
+    assert db.fetch_one("SELECT COUNT(*) AS n FROM users")["n"] == 1
+
+
 def test_a_killed_connection_mid_invocation_is_a_503_then_recovers() -> None:
     victim = db.connection_id()  # checked out, not released: the next call reuses it unpinged
     _kill(victim)

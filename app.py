@@ -12,6 +12,8 @@ from chalice.app import Request, Response
 
 from chalicelib.accounts import handlers as accounts_handlers
 from chalicelib.accounts import service as accounts_service
+from chalicelib.accounts.devmail import bp as dev_mail_bp
+from chalicelib.accounts.pages import bp as accounts_pages_bp
 from chalicelib.accounts.routes import bp as accounts_api_bp
 from chalicelib.admin.pages import bp as admin_pages_bp
 from chalicelib.admin.routes import bp as admin_api_bp
@@ -25,6 +27,8 @@ app.api.binary_types = []  # every response is text (JSON, HTML, CSS, JS)
 
 app.register_blueprint(system_bp)
 app.register_blueprint(accounts_api_bp)
+app.register_blueprint(accounts_pages_bp)
+app.register_blueprint(dev_mail_bp)
 app.register_blueprint(admin_api_bp)
 app.register_blueprint(admin_pages_bp)
 web.register_fallback_routes(app)  # last: only what no route above matches

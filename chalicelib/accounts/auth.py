@@ -136,7 +136,9 @@ def page(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         request = web.state().request
         if load_page_user(request) is None:
-            path = (request.context or {}).get("path") or "/dashboard"
+            path = web.request_path(request)
+            if request.method != "GET":
+                path = "/dashboard"  # a form's POST-only address would be a 405 when revisited after login
             raise Redirect("/login?next=" + quote(path, safe="/"))
         return view(*args, **kwargs)
 

@@ -312,6 +312,16 @@ def is_api(request: Request) -> bool:
     return (request.uri_params or {}).get("p1") == "api"
 
 
+def request_path(request: Request) -> str:
+    """The path the visitor asked for, without API Gateway's stage prefix (/live/...)."""
+    context = request.context or {}
+    path = str(context.get("path") or request.path)
+    stage = context.get("stage")
+    if stage and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1 :]
+    return path
+
+
 def client_ip(request: Request) -> str:
     return str((request.context.get("identity") or {}).get("sourceIp") or "unknown")
 

@@ -52,3 +52,16 @@ def test_describe_never_shows_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "sk_live_hidden" not in described
     assert "hunter2" not in described
     assert "app:***@db.internal" in described
+
+
+def test_request_path_drops_the_api_gateway_stage_prefix() -> None:
+    from types import SimpleNamespace
+
+    from chalicelib.core import web
+
+    def request(path: str, stage: str | None) -> SimpleNamespace:
+        return SimpleNamespace(context={"path": path, "stage": stage}, path="/{p1}")
+
+    assert web.request_path(request("/live/settings", "live")) == "/settings"
+    assert web.request_path(request("/settings", "live")) == "/settings"  # custom domain: no prefix
+    assert web.request_path(request("/settings", None)) == "/settings"  # chalice local

@@ -364,7 +364,8 @@ def page_params(request: Request) -> tuple[int, str | None]:
 
 
 def handle(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    rid = observability.new_request_id()
+    # API Gateway's own id when there is one, so our logs join its access logs.
+    rid = str((request.context or {}).get("requestId") or "") or observability.new_request_id()
     st = _local.state = RequestState(request=request, request_id=rid)
     route = f"{request.method} {request.path}"
     with observability.invocation(request_id=rid, route=route, method=request.method):
@@ -468,12 +469,14 @@ def _add_headers(response: Response, st: RequestState) -> None:
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     h.setdefault("X-Frame-Options", "DENY")
-    nonce = st.nonce or secrets.token_urlsafe(16)
-    h.setdefault(
-        "Content-Security-Policy",
-        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data: https:; "
-        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-    )
+    if st.nonce:  # a rendered page: its own scripts and styles, nothing inline
+        csp = (
+            f"default-src 'self'; script-src 'self' 'nonce-{st.nonce}'; style-src 'self'; img-src 'self' data: https:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        )
+    else:  # JSON, assets, redirects: nothing in them may run
+        csp = "default-src 'none'; frame-ancestors 'none'"
+    h.setdefault("Content-Security-Policy", csp)
     if not config.get_settings().is_local:
         h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 

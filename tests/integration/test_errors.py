@@ -58,6 +58,10 @@ def test_security_headers_on_every_response(api) -> None:
         assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
 
 
+def test_json_responses_allow_nothing_to_run(api) -> None:
+    assert api.get("/api/health").header("content-security-policy") == "default-src 'none'; frame-ancestors 'none'"
+
+
 def test_page_scripts_carry_the_response_nonce(api) -> None:
     r = api.get("/")
     csp = r.header("content-security-policy") or ""

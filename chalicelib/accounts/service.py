@@ -13,8 +13,8 @@ from typing import Any
 
 from chalicelib.accounts import access, store
 from chalicelib.accounts.store import ApiToken, User
-from chalicelib.core import cache, db, events, observability, ratelimit, security, sessions
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from chalicelib.core import cache, db, events, observability, pagination, ratelimit, security, sessions
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from chalicelib.core.validation import Validator
 
 PASSWORD_MIN_LENGTH = 10
@@ -160,9 +160,8 @@ def user_for_token(plaintext: str) -> tuple[User, ApiToken] | None:
 
 
 def list_tokens(user: User, limit: int, cursor: str | None) -> tuple[list[ApiToken], str | None]:
-    after = _cursor(cursor)
-    rows = store.list_tokens(user.id, limit + 1, after)
-    return rows[:limit], store.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    rows = store.list_tokens(user.id, limit + 1, pagination.after_id(cursor))
+    return pagination.page(rows, limit, lambda t: t.id)
 
 
 def revoke_token(user: User, token_id: int) -> None:
@@ -174,13 +173,6 @@ def revoke_token_by_plaintext(plaintext: str) -> None:
     found = user_for_token(plaintext)
     if found:
         store.delete_token(found[0].id, found[1].id)
-
-
-def _cursor(cursor: str | None) -> int | None:
-    try:
-        return store.decode_cursor(cursor)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed({"cursor": ["This cursor is not valid; start from the first page."]}) from None
 
 
 # ---- email verification and password reset ------------------------------------------------
@@ -395,8 +387,8 @@ def lock_user(user_id: int) -> User:
 
 def search_users(q: str, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
     """Every user (staff view), newest first; `q` searches name and email."""
-    rows = store.search_users(q.strip()[:255], limit + 1, _cursor(cursor))
-    return rows[:limit], store.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    rows = store.search_users(q.strip()[:255], limit + 1, pagination.after_id(cursor))
+    return pagination.page(rows, limit, lambda u: u.id)
 
 
 def count_users(status: str | None = None) -> int:

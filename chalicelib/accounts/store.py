@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,27 +128,12 @@ def delete_user(user_id: int) -> None:
     db.execute("DELETE FROM users WHERE id = %s", (user_id,))
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id a cursor points after; None for the first page. Bad cursors raise ValueError."""
-    if not cursor:
-        return None
-    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    kind, _, value = raw.partition(":")
-    if kind != "id" or not value.isdigit():
-        raise ValueError("bad cursor")
-    return int(value)
-
-
 def search_users(q: str, limit: int, after_id: int | None) -> list[User]:
     """Newest first; `q` matches name or email (a LIKE with escaped wildcards)."""
     sql = f"SELECT {_USER_COLUMNS} FROM users WHERE 1 = 1"  # noqa: S608
     params: list[Any] = []
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = db.contains_pattern(q)
         sql += " AND (email LIKE %s OR name LIKE %s)"
         params += [like, like]
     if after_id is not None:

@@ -22,7 +22,7 @@ from chalicelib.accounts import store as accounts_store
 from chalicelib.accounts.store import User
 from chalicelib.admin import store
 from chalicelib.admin.store import AuditEntry
-from chalicelib.core import db, observability, security
+from chalicelib.core import db, observability, pagination, security
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.validation import Validator
 from chalicelib.sites import service as sites
@@ -74,13 +74,6 @@ def _audit(
     )
     observability.count("AdminAction")
     return Change(action, details)
-
-
-def _after_id(cursor: str | None) -> int | None:
-    try:
-        return store.decode_cursor(cursor)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed({"cursor": ["This cursor is not valid; start from the first page."]}) from None
 
 
 # ---- users ---------------------------------------------------------------------------------
@@ -225,8 +218,8 @@ def update_site(actor: User, site_id: int, data: dict[str, Any], ip: str) -> Sit
 def list_audit(
     limit: int, cursor: str | None, *, target_type: str | None = None, target_id: int | None = None
 ) -> tuple[list[AuditEntry], str | None]:
-    rows = store.search(limit + 1, _after_id(cursor), target_type=target_type, target_id=target_id)
-    return rows[:limit], store.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    rows = store.search(limit + 1, pagination.after_id(cursor), target_type=target_type, target_id=target_id)
+    return pagination.page(rows, limit, lambda e: e.id)
 
 
 def validate_audit_filter(query: dict[str, str]) -> tuple[str | None, int | None]:

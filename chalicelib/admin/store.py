@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,21 +32,6 @@ def _entry(row: dict[str, Any]) -> AuditEntry:
     except ValueError:
         data["details"] = {}
     return AuditEntry(**data)
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id a cursor points after; None for the first page. Bad cursors raise ValueError."""
-    if not cursor:
-        return None
-    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    kind, _, value = raw.partition(":")
-    if kind != "id" or not value.isdigit():
-        raise ValueError("bad cursor")
-    return int(value)
 
 
 def insert(

@@ -316,6 +316,11 @@ def on_commit(callback: Callable[[], None]) -> None:
         callback()
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % _ and \\ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def is_duplicate_key(exc: BaseException) -> bool:
     import pymysql
 

@@ -10,26 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import config, db
-from chalicelib.core.errors import NotFound, ValidationFailed
+from chalicelib.core import config, db, pagination
+from chalicelib.core.errors import NotFound
 from chalicelib.sites import store
 from chalicelib.sites.store import STATUSES, Site, SiteWithOwner
 
 __all__ = ["STATUSES", "Site", "SiteWithOwner"]
 
 
-def _after_id(cursor: str | None) -> int | None:
-    try:
-        return store.decode_cursor(cursor)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed({"cursor": ["This cursor is not valid; start from the first page."]}) from None
-
-
 def list_all(q: str, limit: int, cursor: str | None) -> tuple[list[SiteWithOwner], str | None]:
     """Every site (staff view), newest first; `q` searches name and domain."""
-    rows = store.search_any_owner(q.strip()[:255], limit + 1, _after_id(cursor))
-    next_cursor = store.encode_cursor(rows[limit - 1].site.id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows = store.search_any_owner(q.strip()[:255], limit + 1, pagination.after_id(cursor))
+    return pagination.page(rows, limit, lambda r: r.site.id)
 
 
 def get_any(site_id: int) -> SiteWithOwner:

@@ -6,7 +6,6 @@ tools only (the admin panel), which see every site by design.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,25 +46,6 @@ def _site(row: dict[str, Any]) -> Site:
     return Site(**data)
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id a cursor points after; None for the first page. Bad cursors raise ValueError."""
-    if not cursor:
-        return None
-    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    kind, _, value = raw.partition(":")
-    if kind != "id" or not value.isdigit():
-        raise ValueError("bad cursor")
-    return int(value)
-
-
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def insert_site(
     user_id: int,
     name: str,
@@ -89,7 +69,7 @@ def search_any_owner(q: str, limit: int, after_id: int | None) -> list[SiteWithO
     sql = f"SELECT {_COLUMNS}, u.email AS owner_email FROM sites s JOIN users u ON u.id = s.user_id WHERE 1 = 1"  # noqa: S608
     params: list[Any] = []
     if q:
-        like = _like(q)
+        like = db.contains_pattern(q)
         sql += " AND (s.name LIKE %s OR s.domain LIKE %s)"
         params += [like, like]
     if after_id is not None:

@@ -125,3 +125,11 @@ def test_unreachable_database_raises_unavailable(monkeypatch: pytest.MonkeyPatch
     db.close_all()
     with pytest.raises(DatabaseUnavailable):
         db.fetch_one("SELECT 1")
+
+
+def test_contains_pattern_takes_wildcards_literally() -> None:
+    for name in ("100% real", "under_score", "back\\slash", "plain"):
+        db.execute("INSERT INTO users (name, email, password_hash) VALUES (%s, %s, 'x')", (name, f"{len(name)}@ex.com"))
+    for needle, expected in (("%", ["100% real"]), ("_", ["under_score"]), ("\\", ["back\\slash"]), ("ai", ["plain"])):
+        rows = db.fetch_all("SELECT name FROM users WHERE name LIKE %s", (db.contains_pattern(needle),))
+        assert [r["name"] for r in rows] == expected, needle

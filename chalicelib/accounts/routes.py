@@ -49,7 +49,7 @@ def me() -> Response:
 def list_tokens() -> Response:
     limit, cursor = web.page_params(bp.current_request)
     tokens, next_cursor = service.list_tokens(auth.current().user, limit, cursor)
-    return web.json_response({"data": [service.token_json(t) for t in tokens], "next_cursor": next_cursor})
+    return web.list_response([service.token_json(t) for t in tokens], next_cursor)
 
 
 @bp.route("/api/tokens", methods=["POST"])

@@ -256,9 +256,7 @@ def request_password_reset(email_raw: Any, ip: str) -> None:
 
 
 def reset_password(token: str, data: dict[str, Any]) -> User:
-    user, payload = _user_from_link("reset-password", token)
-    if payload.get("fp") != reset_state(user):
-        raise LinkInvalid("This link has already been used.")
+    user = check_reset_link(token)
     v = Validator(data)
     password = v.password("password")
     _require_strong(v, "password", password, email=user.email, name=user.name)

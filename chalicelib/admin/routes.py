@@ -17,7 +17,7 @@ def list_users() -> Response:
     request = bp.current_request
     limit, cursor = web.page_params(request)
     users, next_cursor = service.list_users(web.query(request).get("q", ""), limit, cursor)
-    return web.json_response({"data": [service.admin_user_json(u) for u in users], "next_cursor": next_cursor})
+    return web.list_response([service.admin_user_json(u) for u in users], next_cursor)
 
 
 @bp.route("/api/admin/users/{user_id}", methods=["PATCH"])
@@ -35,7 +35,7 @@ def list_sites() -> Response:
     request = bp.current_request
     limit, cursor = web.page_params(request)
     found, next_cursor = service.list_sites(web.query(request).get("q", ""), limit, cursor)
-    return web.json_response({"data": [service.admin_site_json(s) for s in found], "next_cursor": next_cursor})
+    return web.list_response([service.admin_site_json(s) for s in found], next_cursor)
 
 
 @bp.route("/api/admin/sites/{site_id}", methods=["PATCH"])
@@ -54,4 +54,4 @@ def list_audit() -> Response:
     limit, cursor = web.page_params(request)
     target_type, target_id = service.validate_audit_filter(web.query(request))
     entries, next_cursor = service.list_audit(limit, cursor, target_type=target_type, target_id=target_id)
-    return web.json_response({"data": [service.audit_json(e) for e in entries], "next_cursor": next_cursor})
+    return web.list_response([service.audit_json(e) for e in entries], next_cursor)

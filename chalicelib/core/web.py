@@ -174,6 +174,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+def list_response(items: list[Any], next_cursor: str | None) -> Response:
+    """API.md's list envelope."""
+    return json_response({"data": items, "next_cursor": next_cursor})
+
+
 def no_content() -> Response:
     return Response(body="", status_code=204, headers={})
 

@@ -41,12 +41,8 @@ CLIENT_ERRORS = (ValidationFailed, Conflict, Unauthorized, Forbidden, RateLimite
 # ---- helpers ----------------------------------------------------------------------------
 
 
-def _request() -> Any:
-    return bp.current_request
-
-
 def _signed_in() -> auth.AuthContext | None:
-    return auth.load_page_user(_request())
+    return auth.load_page_user(web.request())
 
 
 def _fields(form: dict[str, str], *names: str) -> dict[str, str]:
@@ -56,7 +52,7 @@ def _fields(form: dict[str, str], *names: str) -> dict[str, str]:
 
 def _form_list(name: str) -> list[str]:
     """Every value of a repeated form field (web.form keeps only the first)."""
-    raw = (_request().raw_body or b"").decode("utf-8", errors="replace")
+    raw = (web.request().raw_body or b"").decode("utf-8", errors="replace")
     return [v for k, v in parse_qsl(raw, keep_blank_values=False, max_num_fields=200) if k == name]
 
 
@@ -137,7 +133,7 @@ def register_form() -> Response:
 @bp.route("/register", methods=["POST"], content_types=FORM)
 @auth.optional_page_user
 def register() -> Response:
-    data = _fields(web.form(_request()), *REGISTER_FIELDS)
+    data = _fields(web.form(web.request()), *REGISTER_FIELDS)
     try:
         user = service.register(data)
     except CLIENT_ERRORS as exc:
@@ -161,7 +157,7 @@ LOGIN_FIELDS = ("email", "password")
 @bp.route("/login", methods=["GET"])
 @auth.optional_page_user
 def login_form() -> Response:
-    next_url = safe_next(web.query(_request()).get("next"))
+    next_url = safe_next(web.query(web.request()).get("next"))
     if _signed_in():
         return web.redirect(next_url or "/dashboard")
     return _form_page("pages/accounts/login.html", None, LOGIN_FIELDS, title="Log in", next_url=next_url)
@@ -170,7 +166,7 @@ def login_form() -> Response:
 @bp.route("/login", methods=["POST"], content_types=FORM)
 @auth.optional_page_user
 def login() -> Response:
-    request = _request()
+    request = web.request()
     form = web.form(request)
     next_url = safe_next(form.get("next")) or safe_next(web.query(request).get("next"))
     try:
@@ -202,14 +198,14 @@ def logout() -> Response:
 @bp.route("/forgot-password", methods=["GET"])
 @auth.optional_page_user
 def forgot_password_form() -> Response:
-    sent = web.query(_request()).get("sent") == "1"
+    sent = web.query(web.request()).get("sent") == "1"
     return _form_page("pages/accounts/forgot_password.html", None, ("email",), title="Reset your password", sent=sent)
 
 
 @bp.route("/forgot-password", methods=["POST"], content_types=FORM)
 @auth.optional_page_user
 def forgot_password() -> Response:
-    request = _request()
+    request = web.request()
     email = web.form(request).get("email", "")
     try:
         service.request_password_reset(email, web.client_ip(request))
@@ -242,7 +238,7 @@ def reset_password_form(token: str) -> Response:
 @auth.optional_page_user
 def reset_password(token: str) -> Response:
     try:
-        service.reset_password(token, _fields(web.form(_request()), "password"))
+        service.reset_password(token, _fields(web.form(web.request()), "password"))
     except service.LinkInvalid as exc:
         return _link_invalid("reset", str(exc))
     except CLIENT_ERRORS as exc:
@@ -335,7 +331,7 @@ def _settings_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     ctx = auth.current()
-    cursor = web.query(_request()).get("cursor") or None
+    cursor = web.query(web.request()).get("cursor") or None
     tokens_error = None
     try:
         tokens, next_cursor = service.list_tokens(ctx.user, TOKENS_PER_PAGE, cursor)
@@ -395,7 +391,7 @@ def settings() -> Response:
 @bp.route("/settings/profile", methods=["POST"], content_types=FORM)
 @auth.page
 def update_profile() -> Response:
-    data = _fields(web.form(_request()), "name")
+    data = _fields(web.form(web.request()), "name")
     try:
         service.update_profile(auth.current().user, data)
     except CLIENT_ERRORS as exc:
@@ -406,7 +402,7 @@ def update_profile() -> Response:
 @bp.route("/settings/email", methods=["POST"], content_types=FORM)
 @auth.page
 def change_email() -> Response:
-    data = _fields(web.form(_request()), "email", "password")
+    data = _fields(web.form(web.request()), "email", "password")
     try:
         new_email = service.request_email_change(auth.current().user, data)
     except CLIENT_ERRORS as exc:
@@ -418,7 +414,7 @@ def change_email() -> Response:
 @auth.page
 def change_password() -> Response:
     ctx = auth.current()
-    data = _fields(web.form(_request()), "current_password", "new_password")
+    data = _fields(web.form(web.request()), "current_password", "new_password")
     try:
         session = service.change_password(ctx.user, data, ctx.session.id if ctx.session else None)
     except CLIENT_ERRORS as exc:
@@ -432,7 +428,7 @@ def change_password() -> Response:
 @auth.page
 def create_token() -> Response:
     ctx = auth.current()
-    name = web.form(_request()).get("name", "")
+    name = web.form(web.request()).get("name", "")
     abilities = _form_list("abilities")
     values = {"name": name, "abilities": abilities}
     try:
@@ -470,7 +466,7 @@ def revoke_token(token_id: str) -> Response:
 @bp.route("/settings/delete", methods=["POST"], content_types=FORM)
 @auth.page
 def delete_account() -> Response:
-    data = _fields(web.form(_request()), "password")
+    data = _fields(web.form(web.request()), "password")
     try:
         service.delete_account(auth.current().user, data)
     except CLIENT_ERRORS as exc:

@@ -13,7 +13,7 @@ bp = Blueprint(__name__)
 @bp.route("/api/auth/register", methods=["POST"])
 @auth.public
 def register() -> Response:
-    user = service.register(web.json_body(bp.current_request))
+    user = service.register(web.json_body(web.request()))
     issued = service.issue_token(user, "registration", ["*"])
     return web.json_response({"user": service.user_json(user), "token": issued.plaintext}, status=201)
 
@@ -21,7 +21,7 @@ def register() -> Response:
 @bp.route("/api/auth/login", methods=["POST"])
 @auth.public
 def login() -> Response:
-    request = bp.current_request
+    request = web.request()
     data = web.json_body(request)
     user = service.authenticate(data.get("email"), data.get("password"), web.client_ip(request))
     name = data.get("token_name") if isinstance(data.get("token_name"), str) else None
@@ -47,7 +47,7 @@ def me() -> Response:
 @bp.route("/api/tokens", methods=["GET"])
 @auth.api("account:read")
 def list_tokens() -> Response:
-    limit, cursor = web.page_params(bp.current_request)
+    limit, cursor = web.page_params(web.request())
     tokens, next_cursor = service.list_tokens(auth.current().user, limit, cursor)
     return web.list_response([service.token_json(t) for t in tokens], next_cursor)
 
@@ -56,7 +56,7 @@ def list_tokens() -> Response:
 @auth.api("account:write")
 def create_token() -> Response:
     ctx = auth.current()
-    issued = service.create_token(ctx.user, web.json_body(bp.current_request), ctx.abilities)
+    issued = service.create_token(ctx.user, web.json_body(web.request()), ctx.abilities)
     body = {**service.token_json(issued.token), "token": issued.plaintext}
     return web.json_response(body, status=201)
 

@@ -128,11 +128,11 @@ def _safe_return(value: str | None, default: str) -> str:
 
 
 def _search_term() -> str:
-    return (web.query(bp.current_request).get("q") or "").strip()[:255]
+    return (web.query(web.request()).get("q") or "").strip()[:255]
 
 
 def _cursor() -> str | None:
-    return web.query(bp.current_request).get("cursor") or None
+    return web.query(web.request()).get("cursor") or None
 
 
 def _attempt(operation: Callable[[], Any]) -> Any:
@@ -233,7 +233,7 @@ def _describe(result: service.UserUpdate) -> tuple[str, str]:
 
 
 def _update_user_from_form(user_id: str, field: str) -> Response:
-    request = bp.current_request
+    request = web.request()
     target_id = web.path_id(user_id, "user")
     service.get_user(target_id)  # 404 before anything else
     value = web.form(request).get(field)
@@ -281,7 +281,7 @@ def sites() -> Response:
 @bp.route("/admin/sites/{site_id}/status", methods=["POST"], content_types=FORM)
 @auth.staff_page
 def change_site_status(site_id: str) -> Response:
-    request = bp.current_request
+    request = web.request()
     target_id = web.path_id(site_id, "site")
     form = web.form(request)
     back = _safe_return(form.get("return_to"), "/admin/sites")

@@ -71,6 +71,15 @@ class RequestState:
 _local = threading.local()
 
 
+def request() -> Request:
+    """This thread's request. Use it instead of `app.current_request`, which `chalice local`
+    shares between its threads (Lambda runs one request at a time, so only local differs)."""
+    current = state().request
+    if current is None:
+        raise RuntimeError("no request in progress on this thread")
+    return current
+
+
 def state() -> RequestState:
     current = getattr(_local, "state", None)
     if current is None:

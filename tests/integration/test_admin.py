@@ -686,3 +686,19 @@ def test_create_superadmin_script_runs_the_command() -> None:
     assert second.returncode == 0 and "nothing changed" in second.stdout
     user = accounts_store.get_user_by_email("ops@example.com")
     assert user is not None and user.role == "super_admin"
+
+
+def test_sites_appear_on_the_sites_page_with_owner_and_on_the_owners_page(client, staff) -> None:
+    owner = make_user("owner@example.com", name="Olive Owner")
+    make_site(owner, "olive.example.com")
+    browser = Browser(client, staff["admin"])
+
+    listing = _text(browser.get("/admin/sites"))
+    row = re.search(r"<tr>(?:(?!</tr>).)*olive\.example\.com(?:(?!</tr>).)*</tr>", listing, re.S)
+    assert row and "owner@example.com" in row.group(0) and f"/admin/users/{owner.id}" in row.group(0)
+
+    detail = _text(browser.get(f"/admin/users/{owner.id}"))
+    row = re.search(r"<tr>(?:(?!</tr>).)*olive\.example\.com(?:(?!</tr>).)*</tr>", detail, re.S)
+    assert row and "owner@example.com" not in row.group(0)  # the owner's own page needs no owner column
+    status_action = re.search(r"/admin/sites/\d+/status", row.group(0))
+    assert status_action and _csrf(detail, status_action.group(0))  # the status form sits in the row

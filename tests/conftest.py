@@ -50,7 +50,7 @@ for _var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", 
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 
-from chalicelib.core import cache, config, db, events, migrate  # noqa: E402
+from chalicelib.core import cache, config, db, events, migrate, observability  # noqa: E402
 
 KEEP_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
 
@@ -87,6 +87,7 @@ def clean_state(test_database: str) -> Iterator[None]:
     config.reset()
     cache.reset()
     events.reset_clients()
+    observability.reset()
     db.close_all()
     db.execute("SET FOREIGN_KEY_CHECKS = 0")
     try:

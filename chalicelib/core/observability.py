@@ -52,6 +52,15 @@ def metrics() -> Metrics:
     return _metrics
 
 
+def reset() -> None:
+    """Forget the Metrics object, whose namespace follows the stage it was made under
+    (tests switch stages; a function instance never does). The Logger stays: Powertools
+    configures the underlying logger once per process."""
+    global _metrics
+    with _lock:
+        _metrics = None
+
+
 def count(name: str, value: float = 1) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
 

@@ -520,9 +520,14 @@ def is_fallback_route(path: str) -> bool:
 
 # ---- static assets -----------------------------------------------------------------
 
-_CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                  ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon",
-                  ".json": JSON_TYPE, ".woff2": "font/woff2"}  # fmt: skip
+# Text assets only: the app declares no binary types to API Gateway (app.py), so images
+# and fonts belong on the CDN, not in a function response.
+_CONTENT_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".json": JSON_TYPE,
+}
 
 
 def static_file(name: str) -> Response:

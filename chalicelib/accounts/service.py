@@ -15,6 +15,7 @@ from chalicelib.accounts import access, store
 from chalicelib.accounts.store import ApiToken, User
 from chalicelib.core import cache, db, events, observability, pagination, ratelimit, security, sessions
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
+from chalicelib.core.timeutil import iso_utc
 from chalicelib.core.validation import Validator
 
 PASSWORD_MIN_LENGTH = 10
@@ -347,7 +348,7 @@ def user_json(user: User) -> dict[str, Any]:
         "role": access.api_role(user),
         "plan": user.effective_plan,
         "email_verified": user.email_verified,
-        "created_at": iso(user.created_at),
+        "created_at": iso_utc(user.created_at),
     }
 
 
@@ -356,13 +357,9 @@ def token_json(token: ApiToken) -> dict[str, Any]:
         "id": token.id,
         "name": token.name,
         "abilities": token.abilities,
-        "last_used_at": iso(token.last_used_at),
-        "created_at": iso(token.created_at),
+        "last_used_at": iso_utc(token.last_used_at),
+        "created_at": iso_utc(token.created_at),
     }
-
-
-def iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---- staff actions (the admin area checks access.can and writes the audit log) -------------

@@ -24,6 +24,7 @@ from chalicelib.admin import store
 from chalicelib.admin.store import AuditEntry
 from chalicelib.core import db, observability, pagination, security
 from chalicelib.core.errors import Conflict, ValidationFailed
+from chalicelib.core.timeutil import iso_utc
 from chalicelib.core.validation import Validator
 from chalicelib.sites import service as sites
 from chalicelib.sites.service import SiteWithOwner
@@ -260,7 +261,7 @@ def overview(recent: int = 10) -> Overview:
 
 def admin_user_json(user: User) -> dict[str, Any]:
     """API.md's User plus what staff see: status and last login."""
-    return {**accounts.user_json(user), "status": user.status, "last_login_at": accounts.iso(user.last_login_at)}
+    return {**accounts.user_json(user), "status": user.status, "last_login_at": iso_utc(user.last_login_at)}
 
 
 def admin_site_json(found: SiteWithOwner) -> dict[str, Any]:
@@ -277,7 +278,7 @@ def audit_json(entry: AuditEntry) -> dict[str, Any]:
         "target_id": entry.target_id,
         "details": entry.details,
         "ip": entry.ip,
-        "created_at": accounts.iso(entry.created_at),
+        "created_at": iso_utc(entry.created_at),
     }
 
 

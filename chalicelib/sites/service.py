@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.core import config, db, pagination
 from chalicelib.core.errors import NotFound
+from chalicelib.core.timeutil import iso_utc
 from chalicelib.sites import store
 from chalicelib.sites.store import STATUSES, Site, SiteWithOwner
 
@@ -92,15 +93,11 @@ def site_json(site: Site) -> dict[str, Any]:
         "status": site.status,
         "settings": site.settings,
         "url": public_url(site),
-        "created_at": _iso(site.created_at),
-        "updated_at": _iso(site.updated_at),
+        "created_at": iso_utc(site.created_at),
+        "updated_at": iso_utc(site.updated_at),
     }
 
 
 def admin_site_json(found: SiteWithOwner) -> dict[str, Any]:
     """Site plus its owner, for staff."""
     return {**site_json(found.site), "owner_id": found.site.user_id, "owner_email": found.owner_email}
-
-
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.core import cache, config, db, events
+from chalicelib.core import cache, config, db, events, timeutil
 from chalicelib.core.errors import DependencyUnavailable
 from chalicelib.system import store
 
@@ -29,7 +29,7 @@ def health() -> tuple[dict[str, Any], bool]:
     document = {
         "status": "healthy" if ok else "unhealthy",
         "version": settings.version,
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timestamp": timeutil.now_iso(),
         "services": services,
     }
     return document, ok

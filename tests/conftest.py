@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,10 @@ os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or urlunsplit(
 os.environ["REDIS_KEY_PREFIX"] = os.environ.get("TEST_REDIS_KEY_PREFIX", "mewayz:test:")
 assert os.environ["REDIS_KEY_PREFIX"].startswith("mewayz:test"), "tests only touch test keys"
 os.environ["EVENTS_BACKEND"] = "inprocess"
+# Files the app writes on local stages (mail, storage) go to this run's own folder.
+os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="mewayz-test-")
+os.environ.pop("STORAGE_DIR", None)
+os.environ.pop("MAIL_DIR", None)
 os.environ.pop("DATABASE_READER_URL", None)
 os.environ.pop("SECRETS_ARN", None)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -50,7 +55,7 @@ for _var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", 
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 
-from chalicelib.core import cache, config, db, events, migrate, observability  # noqa: E402
+from chalicelib.core import cache, config, db, events, migrate, observability, storage  # noqa: E402
 
 KEEP_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
 
@@ -87,6 +92,7 @@ def clean_state(test_database: str) -> Iterator[None]:
     config.reset()
     cache.reset()
     events.reset_clients()
+    storage.reset_clients()
     observability.reset()
     db.close_all()
     db.execute("SET FOREIGN_KEY_CHECKS = 0")

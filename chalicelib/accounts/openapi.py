@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.accounts import access
-from chalicelib.system.openapi import PAGE_PARAMETERS, error_responses, json_body, json_ok, list_of, ref
+from chalicelib.core.openapi import PAGE_PARAMETERS, error_responses, json_body, json_ok, list_of, ref
 
 _ABILITY = {"enum": ["*", *access.ABILITIES]}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.accounts import access
 from chalicelib.admin import service
-from chalicelib.system.openapi import PAGE_PARAMETERS, error_responses, json_body, json_ok, list_of, ref
+from chalicelib.core.openapi import PAGE_PARAMETERS, error_responses, json_body, json_ok, list_of, ref
 
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 

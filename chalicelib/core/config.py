@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from pathlib import Path
 
 from chalicelib import __version__
 
@@ -52,6 +53,10 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     mail_backend: str = ""
     mail_dir: str = ""
+    var_dir: str = ""
+    storage_backend: str = ""
+    storage_bucket: str = ""
+    storage_dir: str = ""
     mail_from: str = "Mewayz <no-reply@mewayz.local>"
     api_rate_per_minute: int = 60
     payments_rate_per_minute: int = 10
@@ -61,6 +66,15 @@ class Settings:
     @property
     def is_local(self) -> bool:
         return self.stage in ("local", "test")
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Where local stages keep files they write (mail, storage): outside the checkout,
+        so `chalice local`'s reloader, which watches the project, never sees them."""
+        if self.var_dir:
+            return Path(self.var_dir)
+        state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(state_home) / "mewayz"
 
     @property
     def key_prefix(self) -> str:
@@ -116,8 +130,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"STAGE must be one of {', '.join(STAGES)}, not {s.stage!r}")
     if s.mail_backend not in ("", "local", "ses"):
         raise ConfigError("MAIL_BACKEND must be 'local' or 'ses'")
-    if s.events_backend not in ("inprocess", "sqs"):
-        raise ConfigError("EVENTS_BACKEND must be 'inprocess' or 'sqs'")
+    if s.storage_backend not in ("", "local", "s3"):
+        raise ConfigError("STORAGE_BACKEND must be 'local' or 's3'")
+    if s.events_backend not in ("inprocess", "thread", "sqs"):
+        raise ConfigError("EVENTS_BACKEND must be 'inprocess', 'thread' or 'sqs'")
     if not s.is_local and (s.secret_key == _DEV_SECRET or len(s.secret_key) < 32):
         raise ConfigError("SECRET_KEY must be set to 32+ random characters outside local stages")
 

@@ -82,6 +82,16 @@ class RateLimited(AppError):
         super().__init__(message, headers={"Retry-After": str(self.retry_after)})
 
 
+class UpstreamFailed(AppError):
+    """An upstream service (Stripe, Instagram) failed or refused: 502, worth retrying later."""
+
+    status, code, default_message = 502, "upstream_failed", "An upstream service failed. Try again in a moment."
+
+    def __init__(self, message: str | None = None, *, upstream: str = "upstream", code: str | None = None) -> None:
+        self.upstream = upstream
+        super().__init__(message, code=code, headers={"Retry-After": "30"})
+
+
 class DependencyUnavailable(AppError):
     """A backing service (database, Stripe, …) did not answer: 503, retry later."""
 

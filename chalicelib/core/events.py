@@ -1,10 +1,17 @@
 """Handing work to event functions: `publish(name, payload)` is the only way.
 
-Backends: in AWS (EVENTS_BACKEND=sqs) each event goes to the SQS queue of the event
-function that handles it, through a transactional outbox: the event is written in the
-publishing transaction, sent once it commits, and re-sent by `relay_outbox` (a schedule)
-if sending failed — so committed work never loses its event. Locally and in tests
-(inprocess) the handler is called in this process once the current transaction commits.
+An event may have several consumers (`form.submitted` reaches the CRM and analytics):
+every event function that declares a handler for its name gets its own copy, as SNS or
+EventBridge fan-out would do. An event that nobody consumes yet is `declare`d, so a
+misspelt name still fails loudly.
+
+Backends: in AWS (EVENTS_BACKEND=sqs) each copy goes to the SQS queue of its event
+function, through a transactional outbox: the event is written in the publishing
+transaction, sent once it commits, and re-sent by `relay_outbox` (a schedule) if sending
+failed — so committed work never loses its event. In tests (inprocess) each handler is
+called in this process once the current transaction commits; `scripts/dev` uses `thread`,
+the same but on a small pool of worker threads, so a request answers before its
+long work ends (a publish's progress bar moves as it would in AWS).
 
 Delivery is AT LEAST ONCE with both backends' retry paths (SQS redelivers on failure or
 timeout; a client may repeat a request). Every handler must therefore be idempotent:
@@ -86,6 +93,7 @@ class Route:
 
 
 _routes: dict[str, Route] = {}
+_declared: set[str] = set()
 
 
 def route(function: str, handlers: dict[str, Handler]) -> Route:
@@ -93,35 +101,46 @@ def route(function: str, handlers: dict[str, Handler]) -> Route:
     r = _routes.get(function)
     if r is None:
         r = _routes[function] = Route(function, {})
-    for name, handler in handlers.items():
-        owner = route_for(name, missing_ok=True)
-        if owner is not None and owner.function != function:
-            raise ValueError(f"event {name!r} is already handled by {owner.function}")
-        r.handlers[name] = handler
+    r.handlers.update(handlers)
     return r
 
 
-def route_for(name: str, *, missing_ok: bool = False) -> Route | None:
-    for r in _routes.values():
-        if name in r.handlers:
-            return r
-    if missing_ok:
-        return None
-    raise LookupError(f"no event function handles {name!r}")
+def declare(*names: str) -> None:
+    """Events an area publishes that may have no consumer yet (publishing them is not an error)."""
+    _declared.update(names)
+
+
+def routes_for(name: str) -> list[Route]:
+    """Every event function that consumes `name`, in declaration order."""
+    return [r for r in _routes.values() if name in r.handlers]
+
+
+def route_for(name: str) -> Route:
+    """The first event function that consumes `name` (tests drive it directly)."""
+    found = routes_for(name)
+    if not found:
+        raise LookupError(f"no event function handles {name!r}")
+    return found[0]
 
 
 def publish(name: str, payload: dict[str, Any]) -> Event:
-    """Hand an event to its function; with a transaction open, only once it commits."""
-    r = route_for(name)
-    assert r is not None
+    """Hand an event to each function that consumes it; with a transaction open, once it commits."""
+    consumers = routes_for(name)
+    if not consumers and name not in _declared:
+        raise LookupError(f"no event function handles {name!r} and it was not declared")
     event = Event(name=name, payload=payload)
-    if config.get_settings().events_backend == "sqs":
-        outbox_id = db.execute(
-            "INSERT INTO event_outbox (event_id, queue, body) VALUES (%s, %s, %s)", (event.id, r.queue, event.to_json())
-        ).lastrowid
-        db.on_commit(lambda: _send_from_outbox(outbox_id, r.queue, event.to_json()))
-    else:
-        db.on_commit(lambda: _run_in_process(r, event))
+    backend = config.get_settings().events_backend
+    for r in consumers:
+        if backend == "sqs":
+            outbox_id = db.execute(
+                "INSERT INTO event_outbox (event_id, queue, body) VALUES (%s, %s, %s)",
+                (event.id, r.queue, event.to_json()),
+            ).lastrowid
+            db.on_commit(lambda o=outbox_id, q=r.queue: _send_from_outbox(o, q, event.to_json()))
+        elif backend == "thread":
+            db.on_commit(lambda r=r: _pool().submit(_run_on_worker, r, event))
+        else:
+            db.on_commit(lambda r=r: _run_in_process(r, event))
     return event
 
 
@@ -133,6 +152,39 @@ def _run_in_process(r: Route, event: Event) -> None:
     except Exception:  # noqa: BLE001 - the publisher's work is committed; log like a DLQ would
         observability.logger().exception("in-process event handler failed", extra={"event_name": event.name})
         observability.count("EventFailed")
+
+
+_pool_lock = threading.Lock()
+_executor: Any = None
+
+
+def _pool() -> Any:
+    global _executor
+    if _executor is None:
+        with _pool_lock:
+            if _executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="event")
+    return _executor
+
+
+def _run_on_worker(r: Route, event: Event) -> None:
+    """One event on a worker thread, scoped like an SQS invocation (logs, metrics, connection)."""
+    with observability.invocation(request_id=observability.new_request_id(), event_source="thread"):
+        try:
+            _run_in_process(r, event)
+        finally:
+            db.release()
+
+
+def drain() -> None:
+    """Wait for the worker threads to finish what they were given (scripts and tests that use `thread`)."""
+    global _executor
+    with _pool_lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=False)
 
 
 _sqs_lock = threading.Lock()
@@ -188,6 +240,7 @@ def relay_outbox(older_than_s: int = 30, batch: int = 100) -> int:
 def reset_clients() -> None:
     """Forget the SQS client and queue URLs (tests switch moto on and off)."""
     global _sqs_client
+    drain()
     _sqs_client = None
     _queue_urls.clear()
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from chalicelib.core import config, observability
 
-_PROJECT = Path(__file__).resolve().parents[2]
 _lock = threading.Lock()
 _ses: Any = None
 
@@ -38,7 +37,7 @@ def backend() -> str:
 
 def mail_dir() -> Path:
     s = config.get_settings()
-    return Path(s.mail_dir) if s.mail_dir else _PROJECT / "var" / "mail" / s.stage
+    return Path(s.mail_dir) if s.mail_dir else s.runtime_dir / "mail" / s.stage
 
 
 def sender() -> str:

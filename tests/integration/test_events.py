@@ -46,6 +46,48 @@ def test_publishing_an_unrouted_event_is_a_programming_error() -> None:
 
 
 @pytest.fixture
+def scratch_routes() -> Iterator[list[str]]:
+    """Event functions a test declares, removed again so app.py's table stays as it was."""
+    made: list[str] = []
+    yield made
+    for function in made:
+        events._routes.pop(function, None)
+    events._declared.discard("test.declared")
+
+
+def test_an_event_reaches_every_function_that_consumes_it(scratch_routes) -> None:
+    seen: list[tuple[str, str]] = []
+    scratch_routes += ["test-fanout-a", "test-fanout-b"]
+    events.route("test-fanout-a", {"test.fanout": lambda e: seen.append(("a", e.id))})
+    events.route("test-fanout-b", {"test.fanout": lambda e: seen.append(("b", e.id))})
+    with db.transaction():
+        event = events.publish("test.fanout", {"n": 1})
+        assert seen == []  # still after commit only
+    assert sorted(seen) == [("a", event.id), ("b", event.id)]
+
+
+def test_a_declared_event_without_consumers_is_published_to_nobody(scratch_routes) -> None:
+    events.declare("test.declared")
+    event = events.publish("test.declared", {})
+    assert event.name == "test.declared"
+
+
+def test_thread_backend_runs_the_handler_on_a_worker_after_the_request(
+    monkeypatch: pytest.MonkeyPatch, scratch_routes
+) -> None:
+    import threading
+
+    monkeypatch.setenv("EVENTS_BACKEND", "thread")
+    config.reset()
+    ran_on: list[str] = []
+    scratch_routes.append("test-thread")
+    events.route("test-thread", {"test.thread": lambda e: ran_on.append(threading.current_thread().name)})
+    events.publish("test.thread", {})
+    events.drain()
+    assert len(ran_on) == 1 and ran_on[0] != threading.current_thread().name
+
+
+@pytest.fixture
 def sqs_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")

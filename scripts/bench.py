@@ -377,16 +377,41 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def area_benches() -> dict[str, Any]:
+    """Each product area's figures live in scripts/benches/<area>.py: `run(args) -> dict`
+    (the JSON under the area's key) and `table(result) -> str`; optional `add_arguments(parser)`."""
+    import importlib.util
+
+    found: dict[str, Any] = {}
+    for path in sorted((ROOT / "scripts" / "benches").glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        found[path.stem] = module
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts to run: foundation and/or area names (default: all)"
+    )
     parser.add_argument("--runs", type=int, default=15, help="fresh interpreters per import figure (default 15)")
     parser.add_argument("--iterations", type=int, default=2000, help="requests per route (default 2000)")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests per route first (default 200)")
     parser.add_argument(
         "--bundle", type=Path, help="deployment.zip to measure (default dist/prod/deployment.zip if any)"
     )
+    areas = area_benches()
+    for module in areas.values():
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(parser)
     args = parser.parse_args(argv)
+    only = {part.strip() for part in args.only.split(",") if part.strip()}
 
     os.environ["STAGE"] = "local"
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -400,19 +425,26 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{bundle} does not exist")
         bundle = None
     started = time.perf_counter()
-    result: dict[str, Any] = {
-        "machine": machine(),
-        "stage": "local",
-        "cold_start": cold_start(args.runs, env, bundle),
-        "per_request": per_request(args.iterations, args.warmup, env["DATABASE_URL"], env["REDIS_URL"]),
-        "goals": {"import_app_ms": IMPORT_GOAL_MS, "health_ratio_to_floor": HEALTH_GOAL_RATIO},
-    }
+    result: dict[str, Any] = {"machine": machine(), "stage": "local"}
+    if not only or "foundation" in only:
+        result["cold_start"] = cold_start(args.runs, env, bundle)
+        result["per_request"] = per_request(args.iterations, args.warmup, env["DATABASE_URL"], env["REDIS_URL"])
+        result["goals"] = {"import_app_ms": IMPORT_GOAL_MS, "health_ratio_to_floor": HEALTH_GOAL_RATIO}
+    for name, module in areas.items():
+        if not only or name in only:
+            with quiet_stdout():
+                result[name] = module.run(args)
     result["elapsed_s"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
+        return 0
+    if "cold_start" in result:
         print(table(result))
-        print(f"\n({result['elapsed_s']} s)")
+    for name, module in areas.items():
+        if name in result:
+            print(f"\n== {name} ==")
+            print(module.table(result[name]))
+    print(f"\n({result['elapsed_s']} s)")
     return 0
 
 

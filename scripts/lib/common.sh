@@ -14,6 +14,8 @@
 #   ensure_redis [URL]             make Redis answer at URL (start/install it when local)
 #   ensure_database [URL]          create the database and the app user of URL when needed
 #   ensure_assets                  run scripts/build-assets when present
+#   start_stub NAME PORT           serve stubs/NAME.py (a local stand-in of an external API)
+#                                  in the background on PORT unless it already answers
 #   apt_install PKG...             apt-get update (once) + install, as root or through sudo
 
 set -euo pipefail
@@ -618,4 +620,47 @@ ensure_assets() {
   else
     warn "$builder not found: skipping the asset build"
   fi
+}
+
+# ---------------------------------------------------------------------------
+# Local stand-ins of external APIs (stubs/): Stripe, Instagram
+# ---------------------------------------------------------------------------
+
+# Runtime files (logs, pids) of what scripts/dev starts live outside the checkout, so the
+# local server's reloader never sees them change. The app uses the same folder (VAR_DIR).
+mewayz_runtime_dir() {
+  printf '%s' "${VAR_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/mewayz}"
+}
+
+# start_stub NAME PORT: python -m stubs.NAME on 127.0.0.1:PORT, in the background, unless
+# something already answers GET /__health there. Its output: <runtime dir>/log/stub-NAME.log.
+start_stub() {
+  local name=$1 port=$2 dir log
+  dir=$(mewayz_runtime_dir)
+  mkdir -p "$dir/log" "$dir/run"
+  log="$dir/log/stub-$name.log"
+  if _stub_answers "$port"; then
+    ok "The $name stand-in already answers on port $port"
+    return 0
+  fi
+  info "Starting the local $name stand-in on port $port (log: $log)"
+  nohup "$VENV_PY" -m "stubs.$name" --port "$port" >"$log" 2>&1 &
+  echo $! >"$dir/run/stub-$name.pid"
+  local deadline=$((SECONDS + MEWAYZ_SERVICE_TIMEOUT))
+  until _stub_answers "$port"; do
+    ((SECONDS < deadline)) || die "The $name stand-in did not start; see $log"
+    sleep 0.3
+  done
+  ok "The $name stand-in answers on http://127.0.0.1:$port"
+}
+
+_stub_answers() {
+  python3 - "$1" <<'PY'
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/__health", timeout=1) as r:
+        sys.exit(0 if r.status == 200 else 1)
+except Exception:
+    sys.exit(1)
+PY
 }

@@ -21,7 +21,7 @@ class StubHandler(BaseHTTPRequestHandler):
     server_version = "MewayzStub/1"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # stubs are quiet; tests read their answers, not their logs
 
     def read_body(self) -> bytes:

@@ -8,53 +8,15 @@ browser session ends. Screenshots of each step land in test-artifacts/e2e/.
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from chalicelib.accounts import store
-from chalicelib.core import config, security
+from chalicelib.core import security
+from tests.e2e.conftest import shot
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PASSWORD = "a-long-unusual-passphrase"
 ADMIN_PASSWORD = "another-long-passphrase"
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (scripts/test installs it)"
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def local_mail(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAIL_DIR", str(tmp_path / "mail"))
-    config.reset()
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def api_status(base: str, token: str) -> int:

@@ -1,7 +1,7 @@
 """Browser tests: Debian's chromium driven by Playwright, screenshots in test-artifacts/e2e/.
 
-Every browser test module gets `pytestmark` below through `e2e_marks`; fixtures here are
-shared by the journeys of every area.
+Every test under tests/e2e/ is marked `e2e` (and skipped, with the reason, when chromium
+is missing); the fixtures here are shared by the journeys of every area.
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ from chalicelib.accounts.routes import bp as accounts_api_bp
 from chalicelib.admin.pages import bp as admin_pages_bp
 from chalicelib.admin.routes import bp as admin_api_bp
 from chalicelib.core import db, events, observability, web
+from chalicelib.sites import handlers as sites_handlers
+from chalicelib.sites import service as sites_service
+from chalicelib.sites.pages import bp as sites_pages_bp
+from chalicelib.sites.public import bp as sites_public_bp
+from chalicelib.sites.public import serve_by_host as serve_site_by_host
+from chalicelib.sites.routes import bp as sites_api_bp
 from chalicelib.system import handlers as system_handlers
 from chalicelib.system import service as system_service
 from chalicelib.system.routes import bp as system_bp
@@ -31,6 +37,10 @@ app.register_blueprint(accounts_pages_bp)
 app.register_blueprint(dev_mail_bp)
 app.register_blueprint(admin_api_bp)
 app.register_blueprint(admin_pages_bp)
+app.register_blueprint(sites_api_bp)
+app.register_blueprint(sites_pages_bp)
+app.register_blueprint(sites_public_bp)
+web.register_host_handler(serve_site_by_host)  # local stages: published sites by Host header
 web.register_fallback_routes(app)  # last: only what no route above matches
 
 
@@ -76,6 +86,52 @@ def system_events(event: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue=ACCOUNTS_EVENTS.queue, batch_size=10)
 def accounts_events(event: Any) -> dict[str, Any]:
     return ACCOUNTS_EVENTS.consume(event)
+
+
+# ---- sites: publishing, CDN, serving, plans ---------------------------------------------
+
+SITES_PROVISION = events.route("sites_provision", {sites_service.PUBLISH_EVENT: sites_handlers.provision})
+SITES_CDN = events.route("sites_cdn", {sites_service.CDN_EVENT: sites_handlers.invalidate})
+SITES_EVENTS = events.route(
+    "sites",
+    {
+        sites_service.SERVING_EVENT: sites_handlers.sync_serving,
+        sites_service.DELETED_EVENT: sites_handlers.remove_deleted,
+        sites_service.PUBLISHED_EVENT: sites_handlers.notify_published,
+        sites_service.PLAN_CHANGED_EVENT: sites_handlers.plan_changed,
+    },
+)
+
+
+@app.on_sqs_message(queue=SITES_PROVISION.queue, batch_size=1)
+def sites_provision(event: Any) -> dict[str, Any]:
+    return SITES_PROVISION.consume(event)
+
+
+@app.on_sqs_message(queue=SITES_CDN.queue, batch_size=10, maximum_batching_window_in_seconds=5)
+def sites_cdn(event: Any) -> dict[str, Any]:
+    # Paths of events arriving close together go out as one CreateInvalidation.
+    return sites_handlers.invalidate_batch(event)
+
+
+@app.on_sqs_message(queue=SITES_EVENTS.queue, batch_size=10)
+def sites_events(event: Any) -> dict[str, Any]:
+    return SITES_EVENTS.consume(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sites_link_schedules(_event: Any) -> None:
+    sites_handlers.republish_due()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def sites_prune_versions(_event: Any) -> None:
+    sites_handlers.prune_versions()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def sites_domain_recheck(_event: Any) -> None:
+    sites_handlers.recheck_domains()
 
 
 # ---- schedules -----------------------------------------------------------------------

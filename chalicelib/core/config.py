@@ -62,6 +62,15 @@ class Settings:
     payments_rate_per_minute: int = 10
     session_idle_s: int = 2 * 60 * 60
     session_absolute_s: int = 7 * 24 * 60 * 60
+    # Sites: platform hostnames are <handle>.<sites_base_domain>; published files go out
+    # through the CDN (CloudFront in AWS, the local router on local stages).
+    sites_base_domain: str = "mewayz.site"
+    cdn_backend: str = ""
+    sites_distribution_id: str = ""
+    sites_kvs_arn: str = ""
+    dns_backend: str = ""
+    dns_records_file: str = ""
+    form_rate_per_minute: int = 10
 
     @property
     def is_local(self) -> bool:
@@ -132,6 +141,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("MAIL_BACKEND must be 'local' or 'ses'")
     if s.storage_backend not in ("", "local", "s3"):
         raise ConfigError("STORAGE_BACKEND must be 'local' or 's3'")
+    if s.cdn_backend not in ("", "local", "cloudfront"):
+        raise ConfigError("CDN_BACKEND must be 'local' or 'cloudfront'")
+    if s.dns_backend not in ("", "local", "dns"):
+        raise ConfigError("DNS_BACKEND must be 'local' or 'dns'")
     if s.events_backend not in ("inprocess", "thread", "sqs"):
         raise ConfigError("EVENTS_BACKEND must be 'inprocess', 'thread' or 'sqs'")
     if not s.is_local and (s.secret_key == _DEV_SECRET or len(s.secret_key) < 32):

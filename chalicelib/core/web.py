@@ -51,7 +51,18 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPE = "application/x-www-form-urlencoded"
 # Not counted by the /api rate limit (API.md): health, signed webhooks, analytics collection.
 RATE_LIMIT_EXEMPT = frozenset({"/api/health", "/api/webhooks/stripe", "/api/collect"})
+# Public routes with their own per-IP limits (API.md): forms posted from published sites.
+RATE_LIMIT_EXEMPT_PREFIXES = ("/api/forms/",)
 _csrf_exempt: set[str] = set()
+# Requests for another host than the app's own (a published site's domain) are answered
+# by this handler (registered by the sites area) before any route; None = not such a host.
+_host_handler: Callable[[Request], Response | None] | None = None
+
+
+def register_host_handler(handler: Callable[[Request], Response | None]) -> None:
+    """Answer requests by Host header before routing (local serving of published sites)."""
+    global _host_handler
+    _host_handler = handler
 
 
 @dataclass
@@ -311,6 +322,8 @@ def _check_csrf(request: Request) -> None:
 def _check_rate_limits(request: Request) -> None:
     if not is_api(request) or request.path in RATE_LIMIT_EXEMPT:
         return
+    if request.path.startswith(RATE_LIMIT_EXEMPT_PREFIXES):
+        return
     s = config.get_settings()
     auth = request.headers.get("authorization")
     identity = "token:" + hmac.new(b"rl", auth.encode(), "sha256").hexdigest() if auth else "ip:" + client_ip(request)
@@ -397,6 +410,10 @@ def handle(request: Request, get_response: Callable[[Request], Response]) -> Res
 
 def _guarded(request: Request, get_response: Callable[[Request], Response]) -> Response:
     try:
+        if _host_handler is not None:
+            by_host = _host_handler(request)
+            if by_host is not None:
+                return by_host
         if _body_size(request) > config.get_settings().max_body_bytes:
             raise PayloadTooLarge()
         _check_rate_limits(request)

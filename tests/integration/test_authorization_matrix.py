@@ -16,6 +16,7 @@ import pytest
 from chalicelib.accounts import access, service, store
 from chalicelib.core import web
 from tests.conftest import assert_error
+from tests.integration.sites import factories as sites_factories
 
 PASSWORD = "a-long-unusual-passphrase"
 
@@ -43,12 +44,16 @@ def _token(user, abilities: list[str]) -> str:
     return service.issue_token(user, "matrix", abilities).plaintext
 
 
-def _concrete(path: str, value: int | str = 999_999) -> str:
+def _concrete(path: str, value: int | str | dict[str, int] = 999_999) -> str:
+    """`path` with its {params} filled: one value for all, or a value per param name."""
+    if isinstance(value, dict):
+        return re.sub(r"\{([^}]+)\}", lambda m: str(value[m.group(1)]), path)
     return re.sub(r"\{[^}]+\}", str(value), path)
 
 
-def _call(api, method: str, path: str, token: str | None):
-    body = {} if method in ("POST", "PUT", "PATCH") else None
+def _call(api, method: str, path: str, token: str | None, body: dict | None = None):
+    if body is None and method in ("POST", "PUT", "PATCH"):
+        body = {}
     return api.request(method, path, body, token=token)
 
 
@@ -82,10 +87,14 @@ def test_staff_routes_refuse_regular_users(api, path: str, method: str) -> None:
     assert_error(_call(api, method, _concrete(path), token), 403)
 
 
-# Each factory creates an object owned by `owner` and returns its id.
-OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int]] = {
+# Each factory creates an object owned by `owner` and returns its id (or, for nested
+# routes, a dict of path parameter -> value).
+OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int | dict[str, int]]] = {
     "/api/tokens/{token_id}": lambda owner: service.issue_token(owner, "owned", ["*"]).token.id,
+    **sites_factories.OWNED_OBJECT_FACTORIES,
 }
+# The body the owner sends where an empty one would be refused (so "< 400" means reachable).
+OWNED_OBJECT_BODIES: dict[tuple[str, str], dict] = {**sites_factories.OWNED_OBJECT_BODIES}
 
 OWNED_ROUTES = [(p, m) for p, m, v in PROTECTED if "{" in p and not getattr(v, "staff_only", False)]
 
@@ -95,10 +104,12 @@ def test_another_users_object_is_404(api, path: str, method: str) -> None:
     assert path in OWNED_OBJECT_FACTORIES, f"add a factory for {path} to OWNED_OBJECT_FACTORIES"
     owner, intruder = _user("owner@example.com"), _user("intruder@example.com")
     object_id = OWNED_OBJECT_FACTORIES[path](owner)
-    r = _call(api, method, _concrete(path, object_id), _token(intruder, ["*"]))
+    body = OWNED_OBJECT_BODIES.get((path, method))
+    r = _call(api, method, _concrete(path, object_id), _token(intruder, ["*"]), body)
     assert_error(r, 404)
     # …and the owner can reach it (so the 404 above is about ownership, not a broken route).
-    assert _call(api, method, _concrete(path, object_id), _token(owner, ["*"])).status < 400
+    r = _call(api, method, _concrete(path, object_id), _token(owner, ["*"]), body)
+    assert r.status < 400, (r.status, r.body[:300])
 
 
 @pytest.mark.parametrize(("path", "method"), OWNED_ROUTES)

@@ -165,6 +165,9 @@ class Api:
     def post(self, path: str, json_body: Any = None, **kw: Any) -> ApiResponse:
         return self.request("POST", path, json_body, **kw)
 
+    def put(self, path: str, json_body: Any = None, **kw: Any) -> ApiResponse:
+        return self.request("PUT", path, json_body, **kw)
+
     def patch(self, path: str, json_body: Any = None, **kw: Any) -> ApiResponse:
         return self.request("PATCH", path, json_body, **kw)
 

@@ -267,7 +267,7 @@ def clean_block(raw: Any, path: str, errors: dict[str, list[str]]) -> dict[str, 
     before = sum(len(v) for v in errors.values())
     c = _Checker(errors, path, raw)
     kind = raw.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         c.fail("type", f"Must be one of: {', '.join(TYPES)}.")
         return None
     c.unknown(COMMON + TYPES[kind])

@@ -401,7 +401,7 @@ def clean_settings(v: Validator, raw: Any, current: dict[str, Any], user: User) 
                 clean[key] = value.lower()
         font = theme.get("font")
         if font is not None:
-            if font not in render.FONTS:
+            if not isinstance(font, str) or font not in render.FONTS:
                 v.error("settings.theme.font", f"Must be one of: {', '.join(render.FONTS)}.")
             else:
                 clean["font"] = font

@@ -87,6 +87,10 @@ def _render_and_go_live(d: store.Deployment) -> None:
         html = render_page(ctx, page, pages, rendered_at)
         storage.put(service.page_key(d.site_id, d.version, page.slug), html, HTML, PAGE_CACHE)
         store.set_progress(d.id, done, total)
+    prefix = service.storage_prefix(d.site_id, d.version)
+    storage.put(f"{prefix}/robots.txt", render.robots_txt(ctx.base_url), "text/plain; charset=utf-8", PAGE_CACHE)
+    sitemap = render.sitemap_xml(ctx.base_url, [p.slug for p in pages], rendered_at)
+    storage.put(f"{prefix}/sitemap.xml", sitemap, "application/xml; charset=utf-8", PAGE_CACHE)
     with db.transaction():
         current = store.get_site_any_owner(d.site_id, for_update=True)
         if current is None:

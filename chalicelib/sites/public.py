@@ -21,6 +21,8 @@ from chalicelib.sites import service
 
 bp = Blueprint(__name__)
 _SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
+SITE_FILES = ("robots.txt", "sitemap.xml")  # published beside the pages, at the site's root
+APP_ROBOTS = "User-agent: *\nAllow: /\nAllow: /s/\nDisallow: /api/\nDisallow: /go/\n"
 NOT_FOUND = "This site does not exist or is not published."
 # Published pages carry their own policy in a <meta>; the header only forbids framing.
 SITE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
@@ -50,6 +52,14 @@ def site_page(domain: str, slug: str) -> Response:
     return serve(domain, slug, web.request())
 
 
+@bp.route("/robots.txt", methods=["GET"])
+@auth.public
+def robots() -> Response:
+    """The app's own robots.txt (published sites have theirs at their own root)."""
+    return Response(body=APP_ROBOTS, status_code=200,
+                    headers={"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "public, max-age=3600"})  # fmt: skip
+
+
 def _not_found() -> Response:
     return web.render_error_page(404, NOT_FOUND)
 
@@ -58,9 +68,16 @@ def serve(host: str, slug: str, request: Request) -> Response:
     """The live version's file for `slug` ('' = home) of the site at `host`; 404 otherwise."""
     prefix = cdn.route_of(host.lower())
     slug = slug.strip("/")
-    if prefix is None or (slug and not _SLUG.match(slug)):
+    if prefix is None or (slug and not _SLUG.match(slug) and slug not in SITE_FILES):
         return _not_found()
-    obj = storage.get(f"{prefix}/index.html" if not slug else f"{prefix}/{slug}/index.html")
+    key = (
+        f"{prefix}/index.html"
+        if not slug
+        else f"{prefix}/{slug}"
+        if slug in SITE_FILES
+        else f"{prefix}/{slug}/index.html"
+    )
+    obj = storage.get(key)
     if obj is None:
         return _not_found()
     etag = f'"{obj.etag}"'

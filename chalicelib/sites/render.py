@@ -268,8 +268,8 @@ def content_security_policy(style: str, scripts: list[Script], frames: set[str],
     ]
     if frames:
         directives.append("frame-src " + " ".join(sorted(frames)))
-    if connect:
-        directives.append("connect-src " + " ".join(connect))
+    # 'self' lets crawlers and audits that run in the page fetch /robots.txt; no script can use it.
+    directives.append("connect-src " + " ".join(["'self'", *connect]))
     return "; ".join(directives)
 
 
@@ -341,6 +341,21 @@ def _first_text(shown: list[dict[str, Any]]) -> str:
 def minify_css(css: str) -> str:
     """Drop line breaks and indentation (our own CSS: no strings that need them)."""
     return "".join(line.strip() for line in css.splitlines())
+
+
+def robots_txt(base_url: str) -> str:
+    return f"User-agent: *\nAllow: /\nSitemap: {base_url}sitemap.xml\n"
+
+
+def sitemap_xml(base_url: str, slugs: list[str], lastmod: datetime) -> str:
+    from xml.sax.saxutils import escape
+
+    day = lastmod.strftime("%Y-%m-%d")
+    urls = "".join(
+        f"<url><loc>{escape(base_url if slug == 'home' else base_url + slug)}</loc><lastmod>{day}</lastmod></url>"
+        for slug in slugs
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
 
 
 def site_base_url(domain: str) -> str:

@@ -16,11 +16,14 @@ the file this script builds:
                 batchItemFailures) and Queue -> the queue resource (so CloudFormation
                 creates the queue before the event source mapping)
             VisibilityTimeout is 6 x the function's timeout (AWS's guidance for SQS
-            event sources). template.json wins over anything generated, so a queue
-            that needs other settings is tuned by declaring the same keys there.
+            event sources); plus what operations.py generates for every function, the
+            API and every alarm (tracing, log groups, alarms, async failure queues, the
+            canary, the dashboard). template.json wins over anything generated, so a
+            queue that needs other settings is tuned by declaring the same keys there.
     check   the merged template: every SQS consumer is wired as above, every queue has
             a DLQ, no resource was left without a Type by the merge (a renamed Chalice
-            function), and the functions get the VPC and SECRETS_ARN.
+            function), the functions get the VPC, SECRETS_ARN and the database settings,
+            and operations.check (which also runs the SAM transform offline).
 
     python infrastructure/merge_template.py build PLAIN_SAM_JSON -o MERGE_JSON
     python infrastructure/merge_template.py check PLAIN_SAM_JSON MERGED_SAM_JSON

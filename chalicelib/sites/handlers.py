@@ -269,8 +269,13 @@ def republish_due(when: datetime | None = None) -> list[int]:
     return queued
 
 
+STALE_AFTER_S = 15 * 60
+
+
 def prune_versions() -> int:
-    """Delete the files and frozen pages of versions older than each site's last 10."""
+    """Delete the files and frozen pages of versions older than each site's last 10; fail
+    deployments whose function died mid-way (so they block no later schedule)."""
+    store.fail_stale_deployments(STALE_AFTER_S)
     removed = 0
     for site_id, version in store.versions_to_prune(service.KEEP_VERSIONS):
         storage.delete_prefix(service.storage_prefix(site_id, version) + "/")

@@ -30,6 +30,7 @@ from chalicelib.core import config, web
 from chalicelib.sites import blocks as B
 
 TEMPLATES = ("professional", "modern", "classic")
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 FONTS = {
     "system": 'system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif',
     "serif": 'Georgia,Cambria,"Times New Roman",Times,serif',
@@ -110,9 +111,12 @@ def on_colour(background: str) -> str:
 
 def theme_of(template: str, settings: dict[str, Any]) -> dict[str, str]:
     theme = dict(DEFAULT_THEMES.get(template, DEFAULT_THEMES["professional"]))
-    for key, value in (settings.get("theme") or {}).items():
-        if isinstance(value, str) and value:
-            theme[key] = value
+    custom = settings.get("theme") if isinstance(settings.get("theme"), dict) else {}
+    for key in ("accent", "background", "text"):  # validated on save; checked again, they go into CSS
+        if isinstance(custom.get(key), str) and _HEX.match(custom[key]):
+            theme[key] = custom[key].lower()
+    if custom.get("font") in FONTS:
+        theme["font"] = custom["font"]
     if contrast(theme["text"], theme["background"]) < 4.5:  # validated on save; belt and braces
         theme["text"] = on_colour(theme["background"])
     theme["on_accent"] = on_colour(theme["accent"])

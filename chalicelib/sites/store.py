@@ -616,13 +616,23 @@ def sites_crossing_schedule(now: datetime) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
+def fail_stale_deployments(older_than_s: int) -> int:
+    """Deployments stuck queued/rendering (their function died) end as failed."""
+    return db.execute(
+        "UPDATE site_deployments SET status = 'failed', finished_at = UTC_TIMESTAMP(6), "
+        "error = 'Publishing did not finish. Publish again.' "
+        "WHERE status IN ('queued', 'rendering') AND created_at < UTC_TIMESTAMP(6) - INTERVAL %s SECOND",
+        (older_than_s,),
+    ).rowcount
+
+
 def versions_to_prune(keep: int) -> list[tuple[int, int]]:
     """(site_id, version) of versions older than each site's `keep` newest, never the live one."""
     rows = db.fetch_all(
         "SELECT d.site_id, d.version FROM site_deployments d JOIN sites s ON s.id = d.site_id "
         "WHERE d.files_deleted_at IS NULL AND d.status IN ('superseded', 'failed') "
         "AND (s.live_version IS NULL OR d.version <> s.live_version) "
-        "AND d.version <= s.last_version - %s ORDER BY d.site_id, d.version LIMIT 500",
+        "AND d.version + %s <= s.last_version ORDER BY d.site_id, d.version LIMIT 500",
         (keep,),
     )
     return [(int(r["site_id"]), int(r["version"])) for r in rows]

@@ -150,7 +150,9 @@ def test_the_same_publish_event_delivered_twice_makes_one_version(api, owner, cr
     route.dispatch(events.Event(name=service.PUBLISH_EVENT, payload=captured[0].payload))
     rows = db.fetch_all("SELECT version, status FROM site_deployments WHERE site_id = %s", (site["id"],))
     assert [(r["version"], r["status"]) for r in rows] == [(1, "live")]
-    assert storage.list_keys(f"sites/{site['id']}/") == [f"sites/{site['id']}/v1/index.html"]
+    assert storage.list_keys(f"sites/{site['id']}/") == [
+        f"sites/{site['id']}/v1/{name}" for name in ("index.html", "robots.txt", "sitemap.xml")
+    ]
     assert db.fetch_one("SELECT COUNT(*) AS n FROM site_version_pages WHERE site_id = %s", (site["id"],))["n"] == 1
 
 
@@ -271,6 +273,13 @@ def test_local_serving_types_etag_cache_and_not_found(api, owner, create_site, p
     assert api.get("/nope", headers={**HTML, "host": site["domain"]}).status == 404
     for path in ("/s/unknown.mewayz.site/", f"/s/{site['domain']}/missing", f"/s/{site['domain']}/..%2F..%2Fetc"):
         assert api.get(path, headers=HTML).status == 404, path
+    # Beside the pages, at the site's root: robots.txt and a sitemap of every page.
+    robots = api.get(f"/s/{site['domain']}/robots.txt", headers=HTML)
+    assert robots.status == 200 and robots.header("content-type") == "text/plain; charset=utf-8"
+    assert f"Sitemap: http://127.0.0.1:8000/s/{site['domain']}/sitemap.xml" in robots.text
+    sitemap = api.get(f"/s/{site['domain']}/sitemap.xml", headers=HTML)
+    assert sitemap.header("content-type") == "application/xml; charset=utf-8"
+    assert f"<loc>http://127.0.0.1:8000/s/{site['domain']}/</loc>" in sitemap.text
     # Unpublished: 404.
     draft = create_site(owner, "draft")
     assert api.get(f"/s/{draft['domain']}/", headers=HTML).status == 404

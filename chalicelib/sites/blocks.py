@@ -248,6 +248,8 @@ def _money(c: _Checker, field: str) -> dict[str, Any] | None:
     sub = _Checker(c.errors, f"{c.path}.{field}", value)
     sub.unknown(("amount", "currency"))
     amount = value.get("amount")
+    if isinstance(amount, float) and amount.is_integer():  # JSON has one number type: 1500.0 is 1500
+        amount = int(amount)
     currency = value.get("currency")
     ok = True
     if isinstance(amount, bool) or not isinstance(amount, int) or not 50 <= amount <= 99_999_999:

@@ -651,6 +651,8 @@ def update_page(user: User, site_id: int, page_id: int, data: dict[str, Any]) ->
         fields["title"] = v.text("title", max_len=255)
     if "position" in data:
         position = data["position"]
+        if isinstance(position, float) and position.is_integer():
+            position = int(position)
         if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 10_000:
             v.error("position", "Must be a whole number from 0 to 10000.")
         fields["position"] = position

@@ -25,6 +25,7 @@ def fuzz_token(monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
     # Generous limits so the fuzzer explores handlers instead of collecting 429s.
     monkeypatch.setenv("API_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("PAYMENTS_RATE_PER_MINUTE", "100000")
+    monkeypatch.setenv("AUTH_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("MAIL_DIR", str(tmp_path))
     config.reset()
     user = store.get_user(store.insert_user("Fuzz", "fuzz@example.com", "x", role="super_admin", verified=True))

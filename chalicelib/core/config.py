@@ -62,6 +62,10 @@ class Settings:
     payments_rate_per_minute: int = 10
     session_idle_s: int = 2 * 60 * 60
     session_absolute_s: int = 7 * 24 * 60 * 60
+    # Accounts security: tokens minted from a password, sign-in/sign-up per IP, the outbox.
+    login_token_ttl_days: int = 30
+    auth_rate_per_minute: int = 20
+    outbox_max_attempts: int = 10
 
     @property
     def is_local(self) -> bool:

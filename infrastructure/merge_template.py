@@ -15,6 +15,8 @@ the file this script builds:
                 FunctionResponseTypes [ReportBatchItemFailures] (the consumers return
                 batchItemFailures) and Queue -> the queue resource (so CloudFormation
                 creates the queue before the event source mapping)
+            and, when the stage has the outbox relay, OutboxDeadLetterAlarm: the relay's
+            OutboxDeadLetters gauge (outbox rows given up after their last attempt) > 0
             VisibilityTimeout is 6 x the function's timeout (AWS's guidance for SQS
             event sources). template.json wins over anything generated, so a queue
             that needs other settings is tuned by declaring the same keys there.
@@ -50,6 +52,13 @@ _CHALICE_QUEUE_ARN = re.compile(
     r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:([A-Za-z0-9_-]+)$"
 )
 _SUB_ARN = re.compile(r"^\$\{([A-Za-z0-9]+)\.Arn\}$")
+# The outbox relay's dead-letter gauge, as chalicelib/core/events.py and observability.py
+# emit it (EMF): namespace Mewayz/<stage>, dimensions service + operation (the scheduled
+# invocation's label). tests/integration/test_outbox.py compares this with a real EMF line.
+OUTBOX_RELAY_FUNCTION = "EventOutboxRelay"
+OUTBOX_ALARM_ID = "OutboxDeadLetterAlarm"
+OUTBOX_DEAD_LETTER_METRIC = "OutboxDeadLetters"
+METRIC_DIMENSIONS = (("service", "mewayz"), ("operation", "schedule"))
 
 
 @dataclass(frozen=True)
@@ -159,11 +168,50 @@ def queue_resources(c: Consumer) -> dict[str, Any]:
     }
 
 
+def stage_of(chalice_template: dict[str, Any]) -> str | None:
+    """The STAGE the functions of a Chalice template run with (from .chalice/config.json)."""
+    resources = chalice_template.get("Resources", {})
+    scopes = [chalice_template.get("Globals", {}).get("Function", {})]
+    scopes += [r.get("Properties", {}) for r in resources.values() if r.get("Type") == "AWS::Serverless::Function"]
+    for scope in scopes:
+        stage = (scope.get("Environment") or {}).get("Variables", {}).get("STAGE")
+        if stage:
+            return str(stage)
+    return None
+
+
+def metric_alarms(chalice_template: dict[str, Any]) -> dict[str, Any]:
+    """Alarms on the app's own metrics (EMF, namespace Mewayz/<stage>)."""
+    stage = stage_of(chalice_template)
+    if stage is None or OUTBOX_RELAY_FUNCTION not in chalice_template.get("Resources", {}):
+        return {}
+    return {
+        OUTBOX_ALARM_ID: {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": "Outbox events were given up after their last attempt (status 'dead' in "
+                "event_outbox): their work is committed but no event function got them. Fix the cause, "
+                "then call chalicelib.core.events.redrive_dead_letters().",
+                "Namespace": f"Mewayz/{stage}",
+                "MetricName": OUTBOX_DEAD_LETTER_METRIC,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in METRIC_DIMENSIONS],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        }
+    }
+
+
 def build(chalice_template: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     generated: dict[str, Any] = {"Resources": {}, "Outputs": {}}
     for c in consumers(chalice_template):
         generated["Resources"].update(queue_resources(c))
         generated["Outputs"][f"{c.queue_id}Url"] = {"Value": {"Ref": c.queue_id}}
+    generated["Resources"].update(metric_alarms(chalice_template))
     return deep_merge(copy.deepcopy(base), generated)
 
 
@@ -215,6 +263,11 @@ def check(chalice_template: dict[str, Any], merged: dict[str, Any]) -> list[str]
         redrive = res.get("Properties", {}).get("RedrivePolicy") or {}
         if int(redrive.get("maxReceiveCount", 0)) != MAX_RECEIVE_COUNT:
             problems.append(f"{name}: needs a RedrivePolicy to a DLQ with maxReceiveCount {MAX_RECEIVE_COUNT}")
+    if (
+        OUTBOX_RELAY_FUNCTION in resources
+        and resources.get(OUTBOX_ALARM_ID, {}).get("Type") != "AWS::CloudWatch::Alarm"
+    ):
+        problems.append(f"{OUTBOX_ALARM_ID}: the outbox relay's dead letters have no alarm")
     fn_globals = merged.get("Globals", {}).get("Function", {})
     if not fn_globals.get("VpcConfig"):
         problems.append("Globals.Function.VpcConfig is missing: the functions could not reach Aurora or Redis")

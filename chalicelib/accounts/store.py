@@ -151,7 +151,8 @@ def mark_login(user_id: int) -> None:
 
 def mark_verified(user_id: int, email: str) -> bool:
     result = db.execute(
-        "UPDATE users SET email_verified_at = UTC_TIMESTAMP(6) WHERE id = %s AND email = %s AND email_verified_at IS NULL",
+        "UPDATE users SET email_verified_at = UTC_TIMESTAMP(6) "
+        "WHERE id = %s AND email = %s COLLATE utf8mb4_bin AND email_verified_at IS NULL",
         (user_id, email),
     )
     return result.rowcount == 1

@@ -15,14 +15,15 @@ the file this script builds:
                 FunctionResponseTypes [ReportBatchItemFailures] (the consumers return
                 batchItemFailures) and Queue -> the queue resource (so CloudFormation
                 creates the queue before the event source mapping)
-            and, when the stage has the outbox relay, OutboxDeadLetterAlarm: the relay's
-            OutboxDeadLetters gauge (outbox rows given up after their last attempt) > 0
             VisibilityTimeout is 6 x the function's timeout (AWS's guidance for SQS
-            event sources). template.json wins over anything generated, so a queue
-            that needs other settings is tuned by declaring the same keys there.
+            event sources); plus what operations.py generates for every function, the
+            API and every alarm (tracing, log groups, alarms, async failure queues, the
+            canary, the dashboard). template.json wins over anything generated, so a
+            queue that needs other settings is tuned by declaring the same keys there.
     check   the merged template: every SQS consumer is wired as above, every queue has
             a DLQ, no resource was left without a Type by the merge (a renamed Chalice
-            function), and the functions get the VPC and SECRETS_ARN.
+            function), the functions get the VPC, SECRETS_ARN and the database settings,
+            and operations.check (which also runs the SAM transform offline).
 
     python infrastructure/merge_template.py build PLAIN_SAM_JSON -o MERGE_JSON
     python infrastructure/merge_template.py check PLAIN_SAM_JSON MERGED_SAM_JSON
@@ -39,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import operations  # infrastructure/operations.py: tracing, logs, alarms, async DLQs, API stage, dashboard
+
 HERE = Path(__file__).resolve().parent
 BASE_TEMPLATE = HERE / "template.json"
 VISIBILITY_FACTOR = 6
@@ -46,19 +49,12 @@ MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_S = 14 * 24 * 3600
 QUEUE_RETENTION_S = 4 * 24 * 3600
 CHALICE_DEFAULT_TIMEOUT_S = 60
-REQUIRED_ENV = ("SECRETS_ARN", "REDIS_URL")
+REQUIRED_ENV = ("SECRETS_ARN", "REDIS_URL", "DATABASE_URL", "DATABASE_SECRET_ARN")
 # How Chalice names the queue of `@app.on_sqs_message(queue="name")`.
 _CHALICE_QUEUE_ARN = re.compile(
     r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:([A-Za-z0-9_-]+)$"
 )
 _SUB_ARN = re.compile(r"^\$\{([A-Za-z0-9]+)\.Arn\}$")
-# The outbox relay's dead-letter gauge, as chalicelib/core/events.py and observability.py
-# emit it (EMF): namespace Mewayz/<stage>, dimensions service + operation (the scheduled
-# invocation's label). tests/integration/test_outbox.py compares this with a real EMF line.
-OUTBOX_RELAY_FUNCTION = "EventOutboxRelay"
-OUTBOX_ALARM_ID = "OutboxDeadLetterAlarm"
-OUTBOX_DEAD_LETTER_METRIC = "OutboxDeadLetters"
-METRIC_DIMENSIONS = (("service", "mewayz"), ("operation", "schedule"))
 
 
 @dataclass(frozen=True)
@@ -168,51 +164,12 @@ def queue_resources(c: Consumer) -> dict[str, Any]:
     }
 
 
-def stage_of(chalice_template: dict[str, Any]) -> str | None:
-    """The STAGE the functions of a Chalice template run with (from .chalice/config.json)."""
-    resources = chalice_template.get("Resources", {})
-    scopes = [chalice_template.get("Globals", {}).get("Function", {})]
-    scopes += [r.get("Properties", {}) for r in resources.values() if r.get("Type") == "AWS::Serverless::Function"]
-    for scope in scopes:
-        stage = (scope.get("Environment") or {}).get("Variables", {}).get("STAGE")
-        if stage:
-            return str(stage)
-    return None
-
-
-def metric_alarms(chalice_template: dict[str, Any]) -> dict[str, Any]:
-    """Alarms on the app's own metrics (EMF, namespace Mewayz/<stage>)."""
-    stage = stage_of(chalice_template)
-    if stage is None or OUTBOX_RELAY_FUNCTION not in chalice_template.get("Resources", {}):
-        return {}
-    return {
-        OUTBOX_ALARM_ID: {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmDescription": "Outbox events were given up after their last attempt (status 'dead' in "
-                "event_outbox): their work is committed but no event function got them. Fix the cause, "
-                "then call chalicelib.core.events.redrive_dead_letters().",
-                "Namespace": f"Mewayz/{stage}",
-                "MetricName": OUTBOX_DEAD_LETTER_METRIC,
-                "Dimensions": [{"Name": name, "Value": value} for name, value in METRIC_DIMENSIONS],
-                "Statistic": "Maximum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": 0,
-                "ComparisonOperator": "GreaterThanThreshold",
-                "TreatMissingData": "notBreaching",
-            },
-        }
-    }
-
-
 def build(chalice_template: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    generated: dict[str, Any] = {"Resources": {}, "Outputs": {}}
+    generated: dict[str, Any] = {"Resources": operations.generate(chalice_template), "Outputs": {}}
     for c in consumers(chalice_template):
-        generated["Resources"].update(queue_resources(c))
+        generated["Resources"] = deep_merge(queue_resources(c), generated["Resources"])
         generated["Outputs"][f"{c.queue_id}Url"] = {"Value": {"Ref": c.queue_id}}
-    generated["Resources"].update(metric_alarms(chalice_template))
-    return deep_merge(copy.deepcopy(base), generated)
+    return operations.finish(deep_merge(copy.deepcopy(base), generated))
 
 
 def _queue_target(ref: Any) -> str | None:
@@ -256,24 +213,19 @@ def check(chalice_template: dict[str, Any], merged: dict[str, Any]) -> list[str]
         .get("deadLetterTargetArn", {})
         .get("Fn::GetAtt", [None])[0]
         for res in resources.values()
-    }
+    } | operations.dead_letter_queues(resources)
     for name, res in resources.items():
         if res.get("Type") != "AWS::SQS::Queue" or name in dlqs:
             continue
         redrive = res.get("Properties", {}).get("RedrivePolicy") or {}
         if int(redrive.get("maxReceiveCount", 0)) != MAX_RECEIVE_COUNT:
             problems.append(f"{name}: needs a RedrivePolicy to a DLQ with maxReceiveCount {MAX_RECEIVE_COUNT}")
-    if (
-        OUTBOX_RELAY_FUNCTION in resources
-        and resources.get(OUTBOX_ALARM_ID, {}).get("Type") != "AWS::CloudWatch::Alarm"
-    ):
-        problems.append(f"{OUTBOX_ALARM_ID}: the outbox relay's dead letters have no alarm")
     fn_globals = merged.get("Globals", {}).get("Function", {})
     if not fn_globals.get("VpcConfig"):
         problems.append("Globals.Function.VpcConfig is missing: the functions could not reach Aurora or Redis")
     env = fn_globals.get("Environment", {}).get("Variables", {})
     problems += [f"Globals.Function.Environment.Variables.{k} is missing" for k in REQUIRED_ENV if k not in env]
-    return problems
+    return problems + operations.check(chalice_template, merged)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -99,18 +99,18 @@ def test_the_relay_schedule_reports_dead_letters_as_a_gauge(client, sqs, monkeyp
     assert ("OutboxDeadLetters", 2) in reported
 
 
-def _merge_template_module():
+def _operations_module():
     import importlib.util
     import sys
 
     from tests.conftest import ROOT
 
-    if "merge_template" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("merge_template", ROOT / "infrastructure" / "merge_template.py")
+    if "operations" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("operations", ROOT / "infrastructure" / "operations.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules["merge_template"] = module  # dataclasses look their module up there
+        sys.modules["operations"] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
-    return sys.modules["merge_template"]
+    return sys.modules["operations"]
 
 
 def test_the_alarm_watches_the_metric_the_relay_emits(chalice_app, sqs, monkeypatch, capsys) -> None:
@@ -134,9 +134,7 @@ def test_the_alarm_watches_the_metric_the_relay_emits(chalice_app, sqs, monkeypa
     [directive] = emf["_aws"]["CloudWatchMetrics"]
     [dimension_names] = directive["Dimensions"]
 
-    plain = {"Resources": {"EventOutboxRelay": {"Type": "AWS::Serverless::Function", "Properties": {
-        "Environment": {"Variables": {"STAGE": "prod"}}, "Events": {}}}}}  # fmt: skip
-    alarm = _merge_template_module().build(plain, {"Resources": {}})["Resources"]["OutboxDeadLetterAlarm"]["Properties"]
+    alarm = _operations_module().app_metric_alarms("prod")[f"{events.DEAD_LETTER_METRIC}Alarm"]["Properties"]
     assert alarm["MetricName"] == events.DEAD_LETTER_METRIC
     assert alarm["Namespace"] == directive["Namespace"]
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {name: emf[name] for name in dimension_names}

@@ -15,6 +15,7 @@ from schemathesis import checks
 from chalicelib.accounts import service, store
 from chalicelib.core import config
 from chalicelib.system.openapi import document
+from tests.stripe_fixtures import stripe_stub, stripe_stub_url  # noqa: F401 - fixtures: payments reach the stub
 
 schema = schemathesis.openapi.from_dict(document())
 CHALICE_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -33,7 +34,7 @@ def fuzz_token(monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case, live_server: str, fuzz_token: str) -> None:
+def test_no_server_errors(case, live_server: str, fuzz_token: str, stripe_stub) -> None:
     token = fuzz_token
     if case.path == "/api/auth/logout":  # it revokes the token it is called with: give each call its own
         token = service.issue_token(store.get_user_by_email("fuzz@example.com"), "logout", ["*"]).plaintext

@@ -2,10 +2,8 @@
 
 The stub runs as its own process for the whole session, sending signed webhooks to the
 in-process `live_server`; each test that asks for `stripe_stub` gets it reset and the
-app configured for it (secret key, API base, webhook secret). Import the fixtures where
-they are needed:
-
-    from tests.stripe_fixtures import stripe_stub, stripe_stub_url  # noqa: F401
+app configured for it (secret key, API base, webhook secret). tests/conftest.py registers
+this module as a plugin, so any test may ask for `stripe_stub`.
 """
 
 from __future__ import annotations
@@ -24,8 +22,8 @@ from chalicelib.core import config
 from chalicelib.payments import packages, stripe_api
 from tests import stubserver
 
-SECRET_KEY = "sk_test_mewayz_suite_0000000000000000"  # noqa: S105 - the stub's test key
-WEBHOOK_SECRET = "whsec_mewayz_suite_0123456789abcdef0123456789"  # noqa: S105 - test-only endpoint secret
+SECRET_KEY = "sk_test_mewayz_suite_0000000000000000"  # the stand-in's test key
+WEBHOOK_SECRET = "whsec_mewayz_suite_0123456789abcdef0123456789"  # a test-only endpoint secret
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from chalicelib.accounts import store
 from chalicelib.core import security
 from tests.e2e.conftest import shot
-from tests.stripe_fixtures import StripeStub, stripe_stub, stripe_stub_url  # noqa: F401 - fixtures
+from tests.stripe_fixtures import StripeStub
 
 PASSWORD = "a-long-unusual-passphrase"
 

@@ -15,7 +15,6 @@ from schemathesis import checks
 from chalicelib.accounts import service, store
 from chalicelib.core import config
 from chalicelib.system.openapi import document
-from tests.stripe_fixtures import stripe_stub, stripe_stub_url  # noqa: F401 - fixtures: payments reach the stub
 
 schema = schemathesis.openapi.from_dict(document())
 CHALICE_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}

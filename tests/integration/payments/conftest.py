@@ -14,7 +14,7 @@ from chalicelib.accounts import service as accounts_service
 from chalicelib.accounts import store as accounts_store
 from chalicelib.accounts.store import User
 from chalicelib.core import config, events, mail
-from tests.stripe_fixtures import StripeStub, stripe_stub, stripe_stub_url  # noqa: F401 - fixtures
+from tests.stripe_fixtures import StripeStub
 
 __all__ = ["Buyer", "StripeStub"]
 

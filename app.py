@@ -95,7 +95,9 @@ PAYMENTS_EVENTS = events.route(
 )
 
 
-@app.on_sqs_message(queue=PAYMENTS_EVENTS.queue, batch_size=5)
+# One message per invocation: applying an event may wait on Stripe (read-backs) and each
+# message should have the whole function timeout.
+@app.on_sqs_message(queue=PAYMENTS_EVENTS.queue, batch_size=1)
 def payments_events(event: Any) -> dict[str, Any]:
     return PAYMENTS_EVENTS.consume(event)
 

@@ -308,14 +308,28 @@ def has_past_due(user_id: int) -> bool:
 # ---- Stripe events ----------------------------------------------------------------------------------
 
 
+_DEADLOCK = 1213
+
+
 def record_event(stripe_event_id: str, event_type: str, livemode: bool, created: datetime, payload: str) -> bool:
-    """Store a received event once; True the first time, False for a repeated delivery."""
-    result = db.execute(
-        "INSERT INTO stripe_events (stripe_event_id, type, livemode, event_created, payload) "
-        "VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE deliveries = deliveries + 1",
-        (stripe_event_id, event_type, int(livemode), created, payload),
-    )
-    return result.rowcount == 1
+    """Store a received event once; True the first time, False for a repeated delivery.
+
+    Concurrent deliveries of one event may deadlock on its unique key (InnoDB's upsert
+    locking): the loser simply runs again, as the statement is its own transaction."""
+    import pymysql
+
+    for attempt in range(3):
+        try:
+            result = db.execute(
+                "INSERT INTO stripe_events (stripe_event_id, type, livemode, event_created, payload) "
+                "VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE deliveries = deliveries + 1",
+                (stripe_event_id, event_type, int(livemode), created, payload),
+            )
+            return result.rowcount == 1
+        except pymysql.err.OperationalError as exc:
+            if not exc.args or exc.args[0] != _DEADLOCK or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def get_event(stripe_event_id: str) -> StripeEvent | None:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.accounts import service as accounts_service
 from chalicelib.core import config, db, events, observability
@@ -175,16 +175,34 @@ def _id(value: Any) -> str | None:
 # ---- checkout sessions: one handler set per kind of sale ---------------------------------------------------
 
 
-class CheckoutKind(Protocol):
-    """What a kind of sale does with its Checkout Sessions' events (see PlanCheckout)."""
+class CheckoutKind:
+    """What a kind of sale does with its Checkout Sessions' events (PlanCheckout is one).
 
-    def owner(self, session: Obj) -> int | None: ...
-    def completed(self, user_id: int, session: Obj, event: Obj) -> str: ...
-    def async_succeeded(self, user_id: int, session: Obj, event: Obj) -> str: ...
-    def async_failed(self, user_id: int, session: Obj, event: Obj) -> str: ...
-    def expired(self, user_id: int, session: Obj, event: Obj) -> str: ...
-    def refund_owner(self, charge: Obj) -> int | None: ...
-    def refunded(self, user_id: int, charge: Obj, event: Obj) -> str: ...
+    `owner` names the user whose row is locked while an event of the session is applied
+    (None: the event is recorded as ignored); each step runs inside that transaction,
+    after the event was claimed, and returns its outcome (written to stripe_events)."""
+
+    def owner(self, session: Obj) -> int | None:
+        raise NotImplementedError
+
+    def completed(self, user_id: int, session: Obj, event: Obj) -> str:
+        raise NotImplementedError
+
+    def async_succeeded(self, user_id: int, session: Obj, event: Obj) -> str:
+        raise NotImplementedError
+
+    def async_failed(self, user_id: int, session: Obj, event: Obj) -> str:
+        raise NotImplementedError
+
+    def expired(self, user_id: int, session: Obj, event: Obj) -> str:
+        raise NotImplementedError
+
+    def refund_owner(self, charge: Obj) -> int | None:
+        """The user a refunded charge belongs to, if it is one of this kind's sales."""
+        return None
+
+    def refunded(self, user_id: int, charge: Obj, event: Obj) -> str:
+        raise NotImplementedError
 
 
 CHECKOUT_KINDS: dict[str, CheckoutKind] = {}
@@ -210,7 +228,7 @@ def _session_event(step: str) -> Callable[[Obj], str]:
     return handle
 
 
-class PlanCheckout:
+class PlanCheckout(CheckoutKind):
     """Sessions that buy a Mewayz plan (a subscription or a one-time pass)."""
 
     def _transaction(self, session: Obj, lock: bool = False) -> store.Transaction | None:

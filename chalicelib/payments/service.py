@@ -334,6 +334,20 @@ def subscription_view(user: User) -> dict[str, Any]:
     }
 
 
+def revenue_summary(at: datetime | None = None) -> dict[str, Any]:
+    """For the admin overview (API.md's /api/admin/stats): paying users and MRR — the live
+    subscriptions' prices per month (a yearly one counts a twelfth; passes do not recur)."""
+    mrr = 0.0
+    for package_id, count in store.live_subscriptions_by_package().items():
+        package = packages.get(package_id)
+        if package is not None and package.interval:
+            mrr += count * (package.amount if package.interval == "month" else package.amount / 12)
+    return {
+        "paying_users": store.paying_users(at or store.utcnow()),
+        "mrr": {"amount": round(mrr), "currency": packages.CURRENCY},
+    }
+
+
 def has_billing_account(user: User) -> bool:
     return store.customer_of(user.id) is not None
 

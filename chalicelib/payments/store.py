@@ -305,6 +305,28 @@ def has_past_due(user_id: int) -> bool:
     return row is not None
 
 
+def live_subscriptions_by_package() -> dict[str, int]:
+    """How many subscriptions Stripe still bills, per package (for MRR)."""
+    rows = db.fetch_all(
+        "SELECT package_id, COUNT(*) AS n FROM subscriptions WHERE status IN (%s, %s, %s) GROUP BY package_id",
+        LIVE_STATUSES,
+        reader=True,
+    )
+    return {str(r["package_id"]): int(r["n"]) for r in rows}
+
+
+def paying_users(at: datetime) -> int:
+    """Users with a live subscription or a pass in force at `at`."""
+    row = db.fetch_one(
+        "SELECT COUNT(*) AS n FROM (SELECT user_id FROM subscriptions WHERE status IN (%s, %s, %s) "
+        "UNION SELECT user_id FROM payment_transactions WHERE kind = 'plan' AND mode = 'payment' "
+        "AND status = 'paid' AND access_until > %s) AS paying",
+        (*LIVE_STATUSES, at),
+        reader=True,
+    )
+    return int(row["n"]) if row else 0
+
+
 # ---- Stripe events ----------------------------------------------------------------------------------
 
 

@@ -310,3 +310,19 @@ def test_upkeep_fails_checkouts_whose_creation_died(buyer: Buyer) -> None:
     assert handlers.billing_upkeep()["checkouts_failed"] == 1
     assert store.get_transaction(tx_id).status == "failed"
     assert store.get_transaction(fresh).status == "pending"
+
+
+def test_revenue_summary_counts_paying_users_and_monthly_recurring_revenue(
+    api, make_buyer, stripe_stub: StripeStub
+) -> None:
+    monthly, yearly, with_pass, _free = (make_buyer(f"{n}@example.com") for n in ("m", "y", "p", "f"))
+    _buy(api, monthly, stripe_stub, "professional_monthly")
+    _buy(api, yearly, stripe_stub, "starter_yearly")
+    _buy(api, with_pass, stripe_stub, "enterprise_pass")
+    summary = service.revenue_summary()
+    assert summary["paying_users"] == 3
+    assert summary["mrr"] == {"amount": round(2999 + 9990 / 12), "currency": "usd"}
+    stripe_stub.client().v1.subscriptions.cancel(_subscription_id(monthly))
+    assert service.revenue_summary()["mrr"]["amount"] == round(9990 / 12)
+    later = with_pass.user.plan_expires_at + timedelta(minutes=1)
+    assert service.revenue_summary(at=later)["paying_users"] == 1

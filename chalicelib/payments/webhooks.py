@@ -99,6 +99,7 @@ def _parse(payload: bytes) -> Obj:
         and isinstance(event.get("type"), str)
         and 0 < len(event["type"]) <= 100
         and isinstance(event.get("created"), int)
+        and 0 < event["created"] < 2**33
         and isinstance(event.get("data"), dict)
         and isinstance(event["data"].get("object"), dict)
     )

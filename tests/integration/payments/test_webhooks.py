@@ -81,7 +81,14 @@ def test_a_body_that_is_not_utf8_is_a_400(api, secret: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", ['{"id": "evt_x"}', "[1, 2]", "not json", '{"id": 1, "type": "x", "created": 1, "data": {}}']
+    "payload",
+    [
+        '{"id": "evt_x"}',
+        "[1, 2]",
+        "not json",
+        '{"id": 1, "type": "x", "created": 1, "data": {}}',
+        '{"id": "evt_x", "type": "x", "created": 99999999999999, "data": {"object": {}}}',
+    ],
 )
 def test_a_signed_body_that_is_not_an_event_is_a_400(api, secret: str, payload: str) -> None:
     assert_error(_post(api, payload, sign(payload)), 400, "malformed_event")

@@ -122,7 +122,7 @@ def process(stripe_event_id: str) -> str | None:
         outcome = handler(event) if handler else _apply(event, None, lambda _u: "ignored")
     except Exception as exc:
         store.record_event_failure(stripe_event_id, f"{type(exc).__name__}: {exc}")
-        observability.count("StripeEventFailed")
+        observability.alarm_count("StripeEventFailed")  # StripeEventFailedAlarm watches it
         observability.logger().warning(
             "stripe event failed", extra={"stripe_event_id": stripe_event_id, "type": row.type, "error": repr(exc)}
         )

@@ -211,3 +211,27 @@ def test_a_fault_midway_leaves_nothing_and_the_redelivery_completes_it(
     # Delivered once more after it was processed: nothing changes, not even a new enqueue.
     assert stripe_stub.resend(held["checkout.session.completed"])["status"] == 200
     assert len(published["payment.completed"]) == 1 and len(mailbox("receipt")) == 1
+
+
+def test_a_failed_event_is_counted_where_its_alarm_looks(buyer: Buyer, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Outside local stages StripeEventFailed also leaves with only the service dimension
+    (StripeEventFailedAlarm in infrastructure/operations.py)."""
+    from chalicelib.core import config
+    from chalicelib.payments import webhooks
+
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    config.reset()
+    store.record_event("evt_breaks", "checkout.session.expired", False, store.utcnow(), _event("x"))
+
+    def boom(event: dict) -> str:
+        raise RuntimeError("cannot apply")
+
+    monkeypatch.setitem(webhooks.HANDLERS, "checkout.session.expired", boom)
+    with pytest.raises(RuntimeError):
+        webhooks.process("evt_breaks")
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    alarmed = [d for d in documents if "StripeEventFailed" in d]
+    assert alarmed and alarmed[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+    assert alarmed[0]["service"] == "mewayz" and alarmed[0]["StripeEventFailed"] == [1.0]
+    assert store.get_event("evt_breaks").last_error == "RuntimeError: cannot apply"

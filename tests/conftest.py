@@ -61,6 +61,9 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 
 from chalicelib.core import cache, config, db, events, migrate, observability, storage  # noqa: E402
 
+# Shared fixtures of the local stand-ins (stubs/): `stripe_stub` for any test that pays.
+pytest_plugins = ["tests.stripe_fixtures"]
+
 KEEP_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
 
 

@@ -51,6 +51,10 @@ class Settings:
     stripe_secret_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_base: str = ""
+    stripe_prices: str = ""  # JSON {package_id: Stripe Price id}; without one, prices go as price_data
+    stripe_timeout_s: float = 10.0
+    stripe_max_network_retries: int = 2
+    checkout_redirect_hosts: str = ""  # comma-separated; default: PUBLIC_URL's host
     events_backend: str = "inprocess"
     aws_region: str = "us-east-1"
     max_body_bytes: int = 1_048_576
@@ -67,6 +71,10 @@ class Settings:
     payments_rate_per_minute: int = 10
     session_idle_s: int = 2 * 60 * 60
     session_absolute_s: int = 7 * 24 * 60 * 60
+    # Accounts security: tokens minted from a password, sign-in/sign-up per IP, the outbox.
+    login_token_ttl_days: int = 30
+    auth_rate_per_minute: int = 20
+    outbox_max_attempts: int = 10
     # Sites: platform hostnames are <handle>.<sites_base_domain>; published files go out
     # through the CDN (CloudFront in AWS, the local router on local stages).
     sites_base_domain: str = "mewayz.site"

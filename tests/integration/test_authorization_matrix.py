@@ -89,8 +89,17 @@ def test_staff_routes_refuse_regular_users(api, path: str, method: str) -> None:
 
 # Each factory creates an object owned by `owner` and returns its id (or, for nested
 # routes, a dict of path parameter -> value).
-OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int | dict[str, int]]] = {
+def _checkout_session(owner) -> str:
+    from chalicelib.payments import store as payments_store
+
+    tx_id = payments_store.insert_transaction(owner.id, "starter_pass", "payment", 999, "usd", {})
+    payments_store.update_transaction(tx_id, stripe_session_id=f"cs_test_owned_{tx_id}")
+    return f"cs_test_owned_{tx_id}"
+
+
+OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int | str | dict[str, int]]] = {
     "/api/tokens/{token_id}": lambda owner: service.issue_token(owner, "owned", ["*"]).token.id,
+    "/api/payments/checkout/status/{session_id}": _checkout_session,
     **sites_factories.OWNED_OBJECT_FACTORIES,
 }
 # The body the owner sends where an empty one would be refused (so "< 400" means reachable).

@@ -85,6 +85,8 @@ EMBED_PROVIDERS = {
     "soundcloud": "https://w.soundcloud.com",
     "tiktok": "https://www.tiktok.com",
 }
+PROVIDER_LABELS = {"youtube": "YouTube", "vimeo": "Vimeo", "spotify": "Spotify", "soundcloud": "SoundCloud",
+                   "tiktok": "TikTok"}  # fmt: skip
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _DIGITS = re.compile(r"^\d{1,20}$")
 _SPOTIFY = re.compile(r"^/(?:intl-[a-z-]+/)?(track|album|playlist|episode|show|artist)/([A-Za-z0-9]{22})/?$")

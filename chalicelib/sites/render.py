@@ -178,6 +178,7 @@ def block_view(block: dict[str, Any], ctx: PageContext) -> dict[str, Any]:
     elif kind == "embed":
         player = B.embed_player(block["url"])
         view["provider"], view["player"] = player if player else ("", "")
+        view["provider_label"] = B.PROVIDER_LABELS.get(view["provider"], view["provider"])
     elif kind == "social":
         view["links"] = [
             {**item, "label": _SOCIAL_LABELS.get(item["network"], item["network"].capitalize())}

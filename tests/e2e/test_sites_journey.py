@@ -73,6 +73,8 @@ def test_build_publish_open_and_roll_back_a_site(browser, public_url: str, local
     )
     handle.focus()
     page.keyboard.press("ArrowUp")
+    page.get_by_text("Text moved to position 2 of 3.").wait_for(state="attached")  # announced to screen readers
+    page.get_by_role("button", name="Reorder Text, position 2 of 3. Drag, or press the up and down arrow keys.").focus()
     page.keyboard.press("ArrowUp")
     page.get_by_text("Text moved to position 1 of 3.").wait_for(state="attached")
     page.get_by_role("button", name="Save page").click()

@@ -47,7 +47,11 @@ def test_publish_renders_every_block_type_in_every_template(api, owner, create_s
     assert "<strong>world</strong>" in page and 'rel="nofollow ugc noopener"' in page
     assert 'src="https://img.example.com/a.png" alt="A sunset over the sea"' in page
     assert 'href="https://instagram.com/alice"' in page and ">GitHub<" in page
-    assert 'src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"' in page and 'title="Youtube player"' in page
+    assert (
+        'src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ"' in page
+        and 'title="YouTube player"' in page
+        and ">Open on YouTube<" in page
+    )
     form_ids = [b["id"] for b in blocks if b["type"] == "form"]
     for form_id in form_ids:
         assert f'action="http://127.0.0.1:8000/api/forms/{form_id}"' in page and f'id="thanks-{form_id}"' in page

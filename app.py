@@ -17,6 +17,11 @@ from chalicelib.accounts.pages import bp as accounts_pages_bp
 from chalicelib.accounts.routes import bp as accounts_api_bp
 from chalicelib.admin.pages import bp as admin_pages_bp
 from chalicelib.admin.routes import bp as admin_api_bp
+from chalicelib.analytics import handlers as analytics_handlers
+from chalicelib.analytics import ingest as analytics_ingest
+from chalicelib.analytics import service as analytics_service
+from chalicelib.analytics.pages import bp as analytics_pages_bp
+from chalicelib.analytics.routes import bp as analytics_api_bp
 from chalicelib.core import db, events, observability, web
 from chalicelib.payments import handlers as payments_handlers
 from chalicelib.payments import service as payments_service
@@ -47,6 +52,8 @@ app.register_blueprint(payments_pages_bp)
 app.register_blueprint(sites_api_bp)
 app.register_blueprint(sites_pages_bp)
 app.register_blueprint(sites_public_bp)
+app.register_blueprint(analytics_api_bp)
+app.register_blueprint(analytics_pages_bp)
 web.register_host_handler(serve_site_by_host)  # local stages: published sites by Host header
 web.register_fallback_routes(app)  # last: only what no route above matches
 
@@ -156,6 +163,49 @@ def sites_prune_versions(_event: Any) -> None:
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def sites_domain_recheck(_event: Any) -> None:
     sites_handlers.recheck_domains()
+
+
+# ---- analytics: buffered ingestion, rollups, revenue, digests --------------------------------
+
+ANALYTICS_FLUSH = events.route("analytics_flush", {analytics_ingest.FLUSH_EVENT: analytics_handlers.flush_requested})
+ANALYTICS_EVENTS = events.route(
+    "analytics",
+    {
+        analytics_service.ORDER_PAID: analytics_handlers.order_paid,
+        analytics_service.ORDER_REFUNDED: analytics_handlers.order_refunded,
+    },
+)
+
+
+@app.on_sqs_message(queue=ANALYTICS_FLUSH.queue, batch_size=1)
+def analytics_flush(event: Any) -> dict[str, Any]:
+    return ANALYTICS_FLUSH.consume(event)
+
+
+@app.on_sqs_message(queue=ANALYTICS_EVENTS.queue, batch_size=10)
+def analytics_events(event: Any) -> dict[str, Any]:
+    return ANALYTICS_EVENTS.consume(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def analytics_flush_stream(_event: Any) -> None:
+    analytics_handlers.flush_stream()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def analytics_rollup(_event: Any) -> None:
+    analytics_handlers.rollup()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def analytics_weekly_digest(_event: Any) -> None:
+    analytics_handlers.weekly_digest()
+
+
+# DDL (partitions): runs with the migration user's role and secret (infrastructure/template.json).
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def analytics_partitions(_event: Any) -> None:
+    analytics_handlers.partitions()
 
 
 # ---- schedules -----------------------------------------------------------------------

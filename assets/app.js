@@ -504,6 +504,89 @@
         },
       };
     });
+
+    // Analytics: visitors and pageviews with the previous period dashed, drawn with uPlot
+    // from a JSON <script> block: <div x-data="analyticsChart" data-source="…-data"></div>
+    Alpine.data('analyticsChart', function () {
+      return {
+        init: function () {
+          var el = this.$el;
+          var draw = function () {
+            var source = document.getElementById(el.getAttribute('data-source'));
+            if (!source || !window.uPlot || el.getAttribute('data-drawn')) {
+              return;
+            }
+            el.setAttribute('data-drawn', '1');
+            var data = JSON.parse(source.textContent);
+            var hourly = data.granularity === 'hour';
+            var xs = data.t.map(function (t) {
+              return Date.parse(hourly ? t : t + 'T00:00:00Z') / 1000;
+            });
+            var fit = function (values) {
+              var out = xs.map(function (_x, i) { return i < values.length ? values[i] : null; });
+              return out;
+            };
+            var axis = { stroke: '#94a3b8', grid: { stroke: '#1e293b' }, ticks: { stroke: '#334155' } };
+            var size = function () {
+              return { width: Math.max(280, el.clientWidth), height: 280 };
+            };
+            var opts = {
+              width: size().width,
+              height: size().height,
+              tzDate: function (ts) {
+                return window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
+              },
+              scales: { x: { time: true } },
+              series: [
+                {},
+                { label: 'Visitors', stroke: '#818cf8', width: 2, fill: 'rgba(129,140,248,0.12)' },
+                { label: 'Pageviews', stroke: '#34d399', width: 2 },
+                { label: 'Visitors (previous)', stroke: '#818cf8', width: 1.5, dash: [6, 5] },
+                { label: 'Pageviews (previous)', stroke: '#34d399', width: 1.5, dash: [6, 5] },
+              ],
+              axes: [axis, axis],
+            };
+            var columns = [xs, data.visitors, data.pageviews, fit(data.previous_visitors), fit(data.previous_pageviews)];
+            var chart = new window.uPlot(opts, columns, el);
+            window.addEventListener('resize', function () {
+              chart.setSize(size());
+            });
+          };
+          // uplot.js loads after Alpine starts: draw once every deferred script has run.
+          if (document.readyState === 'loading') {
+            document.addEventListener('DOMContentLoaded', draw);
+          } else {
+            draw();
+            window.addEventListener('load', draw);
+          }
+        },
+      };
+    });
+
+    // Realtime visitors on an analytics page: polls data-url (JSON {visitors, pageviews})
+    // every 15 s while the page is visible.
+    Alpine.data('realtimeVisitors', function () {
+      return {
+        visitors: 0,
+        get visitorsLabel() { return this.visitors === 1 ? 'visitor' : 'visitors'; },
+        init: function () {
+          var self = this;
+          var url = this.$el.getAttribute('data-url');
+          var first = this.$el.querySelector('strong');
+          self.visitors = first ? parseInt(first.textContent, 10) || 0 : 0;
+          var poll = function () {
+            if (document.visibilityState !== 'visible') {
+              return;
+            }
+            fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+              .then(function (r) { return r.ok ? r.json() : null; })
+              .then(function (d) { if (d) { self.visitors = d.visitors; } })
+              .catch(function () {});
+          };
+          window.setInterval(poll, 15000);
+        },
+      };
+    });
   }
 
   if (window.Alpine && typeof window.Alpine.data === 'function') {

@@ -173,3 +173,15 @@ def can(user: User, action: str, obj: Any = None) -> bool:
 def require(user: User, action: str, obj: Any = None, message: str | None = None) -> None:
     if not can(user, action, obj):
         raise Forbidden(message or "You are not allowed to do this.")
+
+
+# Analytics: how far back a plan's reports reach, and what `advanced_analytics` unlocks.
+ANALYTICS_BASIC_HISTORY_DAYS = 30
+ANALYTICS_ADVANCED_HISTORY_DAYS = 731  # two years
+
+
+def analytics_history_days(user: User) -> int:
+    """Days of history a user's analytics reports may cover (today included)."""
+    if has_feature(user, "advanced_analytics"):
+        return ANALYTICS_ADVANCED_HISTORY_DAYS
+    return ANALYTICS_BASIC_HISTORY_DAYS

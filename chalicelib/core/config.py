@@ -84,6 +84,10 @@ class Settings:
     dns_backend: str = ""
     dns_records_file: str = ""
     form_rate_per_minute: int = 10
+    # Analytics: beacons per IP per minute on /api/collect; a stream this long asks for a
+    # flush at once (the minute schedule flushes anyway).
+    analytics_collect_rate_per_minute: int = 120
+    analytics_flush_threshold: int = 10_000
 
     @property
     def is_local(self) -> bool:

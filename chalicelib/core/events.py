@@ -151,6 +151,26 @@ def publish(name: str, payload: dict[str, Any]) -> Event:
     return event
 
 
+def publish_unrecorded(name: str, payload: dict[str, Any]) -> Event:
+    """Hand an event on now, best effort and without the outbox (no database write): for
+    requests a schedule repeats anyway, sent from paths that must not touch MySQL (the
+    analytics collect route asking for an early flush). A failed send is logged, not raised."""
+    event = Event(name=name, payload=payload)
+    backend = config.get_settings().events_backend
+    for r in routes_for(name):
+        try:
+            if backend == "sqs":
+                _sqs().send_message(QueueUrl=queue_url(r.queue), MessageBody=event.to_json())
+            elif backend == "thread":
+                _pool().submit(_run_on_worker, r, event)
+            else:
+                _run_in_process(r, event)
+        except Exception:  # noqa: BLE001 - best effort by design
+            observability.logger().exception("unrecorded event not sent", extra={"event_name": name})
+            observability.count("EventPublishFailed")
+    return event
+
+
 def _run_in_process(r: Route, event: Event) -> None:
     # The request that published already committed its work; a failing handler is
     # logged and counted, as a message would land in the DLQ, but does not fail it.

@@ -1039,3 +1039,63 @@ def first_error(exc: ValidationFailed) -> str:
         if messages:
             return f"{key}: {messages[0]}"
     return exc.message
+
+
+# ---- reads for the analytics area -----------------------------------------------------------
+
+
+def sites_by_analytics_key(keys: list[str]) -> dict[str, tuple[int, int]]:
+    """analytics_key -> (site id, owner id), for the keys that name a site (the flush)."""
+    return store.sites_by_analytics_key(sorted(set(keys)))
+
+
+def site_owners(site_ids: list[int]) -> dict[int, int]:
+    """site id -> owner id for the sites that exist."""
+    return store.site_owners(sorted(set(site_ids)))
+
+
+def activity_by_site_day(start: date, end: date) -> dict[tuple[int, date], dict[str, int]]:
+    """Link clicks and form submissions of every site per UTC day in [start, end] (the
+    analytics rollup): (site id, day) -> {"user_id", "clicks", "form_submissions"}."""
+    from datetime import time, timedelta
+
+    out: dict[tuple[int, date], dict[str, int]] = {}
+    for r in store.clicks_by_site_day(start, end):
+        entry = out.setdefault((int(r["site_id"]), r["day"]), {"user_id": int(r["user_id"]), "clicks": 0,
+                                                               "form_submissions": 0})  # fmt: skip
+        entry["clicks"] += int(r["n"])
+    lo = datetime.combine(start, time.min)
+    hi = datetime.combine(end + timedelta(days=1), time.min)
+    for r in store.submissions_by_site_day(lo, hi):
+        entry = out.setdefault((int(r["site_id"]), r["day"]), {"user_id": int(r["user_id"]), "clicks": 0,
+                                                               "form_submissions": 0})  # fmt: skip
+        entry["form_submissions"] += int(r["n"])
+    return out
+
+
+def daily_activity(user: User, site_id: int, start: date, end: date) -> dict[date, dict[str, int]]:
+    """Clicks and form submissions per UTC day of the user's site (today's report)."""
+    from datetime import time, timedelta
+
+    site = get_site(user, site_id)
+    clicks = store.daily_clicks(site.id, start, end)
+    lo = datetime.combine(start, time.min)
+    hi = datetime.combine(end + timedelta(days=1), time.min)
+    submissions = store.daily_submissions(site.id, lo, hi)
+    return {d: {"clicks": clicks.get(d, 0), "form_submissions": submissions.get(d, 0)}
+            for d in set(clicks) | set(submissions)}  # fmt: skip
+
+
+def links_of(user: User, site_id: int) -> dict[str, dict[str, str]]:
+    """link id -> {"label", "url"} of the site's link blocks: the live version's first, then
+    the drafts' (analytics names the links it counts clicks for)."""
+    site = get_site(user, site_id)
+    found: dict[str, dict[str, str]] = {}
+    pages: list[Any] = store.list_pages(site.id)
+    if site.live_version:
+        pages = [*store.version_pages(site.id, site.live_version), *pages]
+    for page in pages:
+        for block in page.blocks:
+            if block.get("type") == "link" and block.get("id") and block["id"] not in found:
+                found[block["id"]] = {"label": str(block.get("label") or ""), "url": str(block.get("url") or "")}
+    return found

@@ -728,3 +728,64 @@ def verified_domains_to_recheck(limit: int) -> list[tuple[int, str, str]]:
         (limit,),
     )
     return [(int(r["site_id"]), r["domain"], r["token"]) for r in rows]
+
+
+# ---- reads for the analytics area (through sites.service) ----------------------------------
+
+
+def sites_by_analytics_key(keys: list[str]) -> dict[str, tuple[int, int]]:
+    """analytics_key -> (site id, owner id) for the keys that name a site."""
+    if not keys:
+        return {}
+    marks = ", ".join(["%s"] * len(keys))
+    rows = db.fetch_all(
+        f"SELECT analytics_key, id, user_id FROM sites WHERE analytics_key IN ({marks})",  # noqa: S608
+        list(keys),
+        reader=True,
+    )
+    return {r["analytics_key"]: (int(r["id"]), int(r["user_id"])) for r in rows}
+
+
+def site_owners(site_ids: list[int]) -> dict[int, int]:
+    if not site_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(site_ids))
+    rows = db.fetch_all(f"SELECT id, user_id FROM sites WHERE id IN ({marks})", list(site_ids))  # noqa: S608
+    return {int(r["id"]): int(r["user_id"]) for r in rows}
+
+
+def clicks_by_site_day(start: date, end: date) -> list[dict[str, Any]]:
+    """(site_id, user_id, day, clicks) of every site with clicks between two days."""
+    return db.fetch_all(
+        "SELECT site_id, user_id, day, SUM(clicks) AS n FROM site_link_clicks WHERE day BETWEEN %s AND %s "
+        "GROUP BY site_id, user_id, day",
+        (start, end),
+    )
+
+
+def submissions_by_site_day(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """(site_id, user_id, day, submissions) of every site with submissions in [start, end)."""
+    return db.fetch_all(
+        "SELECT site_id, user_id, DATE(created_at) AS day, COUNT(*) AS n FROM site_form_submissions "
+        "WHERE created_at >= %s AND created_at < %s GROUP BY site_id, user_id, DATE(created_at)",
+        (start, end),
+    )
+
+
+def daily_clicks(site_id: int, start: date, end: date) -> dict[date, int]:
+    rows = db.fetch_all(
+        "SELECT day, SUM(clicks) AS n FROM site_link_clicks WHERE site_id = %s AND day BETWEEN %s AND %s GROUP BY day",
+        (site_id, start, end),
+        reader=True,
+    )
+    return {r["day"]: int(r["n"]) for r in rows}
+
+
+def daily_submissions(site_id: int, start: datetime, end: datetime) -> dict[date, int]:
+    rows = db.fetch_all(
+        "SELECT DATE(created_at) AS day, COUNT(*) AS n FROM site_form_submissions "
+        "WHERE site_id = %s AND created_at >= %s AND created_at < %s GROUP BY DATE(created_at)",
+        (site_id, start, end),
+        reader=True,
+    )
+    return {r["day"]: int(r["n"]) for r in rows}

@@ -1,0 +1,12 @@
+ALTER TABLE site_form_submissions DROP KEY site_form_submissions_created_index;
+ALTER TABLE site_link_clicks DROP KEY site_link_clicks_day_only_index;
+DROP TABLE IF EXISTS analytics_notices;
+DROP TABLE IF EXISTS analytics_preferences;
+DROP TABLE IF EXISTS analytics_orders;
+DROP TABLE IF EXISTS analytics_rollup_days;
+DROP TABLE IF EXISTS analytics_rollup_visits;
+DROP TABLE IF EXISTS analytics_daily_dimensions;
+DROP TABLE IF EXISTS analytics_daily_revenue;
+DROP TABLE IF EXISTS analytics_daily;
+DROP TABLE IF EXISTS analytics_hourly;
+DROP TABLE IF EXISTS analytics_events;

@@ -65,11 +65,12 @@ def salt_for(day: date) -> bytes:
     if cached is not None:
         return cached
     fresh = secrets.token_hex(32)
-    expires = int(datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC).timestamp()) + 3600
+    day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+    ttl = max(60, int((day_end - now()).total_seconds()) + 3600)
 
     def get_or_create(r: Any) -> str:
         pipe = r.pipeline()
-        pipe.set(_salt_key(day), fresh, nx=True, exat=expires)
+        pipe.set(_salt_key(day), fresh, nx=True, ex=ttl)
         pipe.get(_salt_key(day))
         return pipe.execute()[1]
 

@@ -16,6 +16,7 @@ import pytest
 from chalicelib.accounts import access, service, store
 from chalicelib.core import web
 from tests.conftest import assert_error
+from tests.integration.analytics import factories as analytics_factories
 from tests.integration.sites import factories as sites_factories
 
 PASSWORD = "a-long-unusual-passphrase"
@@ -101,6 +102,7 @@ OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int | str | dict[str, int]]] = {
     "/api/tokens/{token_id}": lambda owner: service.issue_token(owner, "owned", ["*"]).token.id,
     "/api/payments/checkout/status/{session_id}": _checkout_session,
     **sites_factories.OWNED_OBJECT_FACTORIES,
+    **analytics_factories.OWNED_OBJECT_FACTORIES,
 }
 # The body the owner sends where an empty one would be refused (so "< 400" means reachable).
 OWNED_OBJECT_BODIES: dict[tuple[str, str], dict] = {**sites_factories.OWNED_OBJECT_BODIES}

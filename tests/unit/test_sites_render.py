@@ -14,6 +14,12 @@ from chalicelib.sites import render
 from chalicelib.sites.store import VersionPage
 
 
+@pytest.fixture(autouse=True)
+def _the_renderer_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the sites area's own scripts: other areas' (analytics' tracker) are tested there."""
+    monkeypatch.setattr(render, "SCRIPT_SOURCES", [render.pixel_scripts])
+
+
 @pytest.mark.parametrize(
     ("url", "ok"),
     [("https://example.com", True), ("http://a.example/x?y=1#z", True), ("https://1.2.3.4:8080/", True),

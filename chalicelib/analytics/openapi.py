@@ -104,12 +104,6 @@ PATHS = {
             },
             "responses": {"202": {"description": "Accepted"}, **error_responses(400, 413, 415, 422, 429)},
         },
-        "options": {
-            "summary": "CORS preflight of the collect route",
-            "tags": ["analytics"],
-            "security": [],
-            "responses": {"204": {"description": "CORS allowed from any origin"}},
-        },
     },
     "/api/sites/{site_id}/analytics": {
         "get": _op(

@@ -37,7 +37,8 @@ def visitor_ip(request) -> str:  # type: ignore[no-untyped-def]
     return web.client_ip(request)
 
 
-@bp.route("/api/collect", methods=["POST"], content_types=BEACON_TYPES)
+# cors=True: API Gateway (and chalice local) answer a JSON client's preflight for any origin.
+@bp.route("/api/collect", methods=["POST"], content_types=BEACON_TYPES, cors=True)
 @auth.public
 def collect() -> Response:
     """202 whatever happens to a well-formed beacon (queued, a bot, an unknown site):
@@ -55,13 +56,6 @@ def collect() -> Response:
             exc.headers.update(CORS)
         raise
     return Response(body="", status_code=202, headers=CORS)
-
-
-@bp.route("/api/collect", methods=["OPTIONS"], content_types=["*/*"])
-@auth.public
-def collect_preflight() -> Response:
-    """A JSON beacon sent with fetch() asks first; text/plain ones never do."""
-    return Response(body="", status_code=204, headers=CORS)
 
 
 @bp.route("/api/sites/{site_id}/analytics", methods=["GET"])

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def _ingest(args: Any, mewayz: Any, ctx: Any, service: Any, ingest: Any, db: Any
     t = clock()
     for event in events:
         if mewayz.app(event, ctx)["statusCode"] != 202:
-            raise RuntimeError("collect did not answer 202")
+            raise RuntimeError(f"collect did not answer 202: {mewayz.app(event, ctx)}")
     handler_queued = clock() - t
     t = clock()
     service.flush(budget_s=600)
@@ -181,7 +181,7 @@ def _rollup(args: Any, service: Any, db: Any, site_ids: list[int], run_id: str, 
     # seq % 100 picks the site, (seq div 100) % 30 the day, a multiplicative hash the second
     # of the day and one of ~200 visitors per site and day; columns cycle through values.
     db.execute(
-        "INSERT INTO analytics_events (day, event_id, site_id, user_id, ts, visitor_id, path, source, referrer, "
+        "INSERT INTO analytics_events (day, event_id, site_id, user_id, ts, visitor_id, path, source, referrer, "  # noqa: S608 - ids are ours, as parameters
         "utm_source, utm_medium, utm_campaign, country, device, browser, os) "
         "SELECT d, UNHEX(MD5(CONCAT(%s, seq))), %s + seq %% 100, %s, "
         "  TIMESTAMP(d) + INTERVAL ((seq * 7919) %% 86400) SECOND, (seq * 2654435761) %% 200 + 1, "

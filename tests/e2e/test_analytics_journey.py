@@ -45,14 +45,19 @@ def test_a_visit_to_a_published_site_shows_in_its_analytics(browser, public_url:
         {"type": "heading", "text": "Ceramics by Noor"},
         {"type": "link", "label": "Visit my shop", "url": "https://shop.example.com/"},
     ]})  # fmt: skip
-    sites.create_page(user, site.id, {"slug": "about", "title": "About", "blocks": [{"type": "text", "markdown": "Hi."}]})
+    sites.create_page(
+        user, site.id, {"slug": "about", "title": "About", "blocks": [{"type": "text", "markdown": "Hi."}]}
+    )
     sites.publish(user, site.id)
 
     errors: list[str] = []
     visitor = browser.new_context(user_agent=VISITOR_UA, viewport={"width": 390, "height": 844})
     page = visitor.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{base}/s/noor.mewayz.site/?utm_source=ig&utm_campaign=spring&fbclid=private", referer="https://l.instagram.com/")
+    page.goto(
+        f"{base}/s/noor.mewayz.site/?utm_source=ig&utm_campaign=spring&fbclid=private",
+        referer="https://l.instagram.com/",
+    )
     page.get_by_role("heading", name="Ceramics by Noor").wait_for()
     _wait_for_stream(1)
     # A history navigation inside the page counts as a second pageview.

@@ -45,7 +45,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-def site(api, owner, create_site, publish) -> dict[str, Any]:
+def site(api, owner, create_site, publish) -> dict[str, Any]:  # noqa: F811 - the imported fixtures
     """A published site of the (professional) owner, with its analytics key."""
     from chalicelib.sites import service as sites
 
@@ -69,6 +69,8 @@ def beacon(api) -> Callable[..., Any]:
         headers = {"content-type": content_type, "user-agent": ua, "cloudfront-viewer-address": f"{ip}:443"}
         if country:
             headers["cloudfront-viewer-country"] = country
-        return api.request("POST", "/api/collect", headers=headers, body=body if body is not None else json.dumps(data).encode())
+        return api.request(
+            "POST", "/api/collect", headers=headers, body=body if body is not None else json.dumps(data).encode()
+        )
 
     return send

@@ -34,11 +34,16 @@ def test_the_next_day_has_a_new_salt_so_a_new_visitor_id(site, beacon, clock) ->
     service.flush()
     day_one, day_two = _visitors()
     assert day_one != day_two
-    salts = {cache.call(lambda r: r.get(day_one_key)), cache.call(lambda r: r.get(cache.key("analytics", "salt", "2026-11-21")))}
+    salts = {
+        cache.call(lambda r: r.get(day_one_key)),
+        cache.call(lambda r: r.get(cache.key("analytics", "salt", "2026-11-21"))),
+    }
     assert len(salts) == 2 and None not in salts
 
 
-def test_a_crash_between_insert_and_acknowledge_then_a_rerun_inserts_nothing_twice(site, beacon, clock, monkeypatch) -> None:
+def test_a_crash_between_insert_and_acknowledge_then_a_rerun_inserts_nothing_twice(
+    site, beacon, clock, monkeypatch
+) -> None:
     for i in range(5):
         beacon(site["key"], f"https://alice.mewayz.site/p{i}")
 

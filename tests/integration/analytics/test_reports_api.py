@@ -25,7 +25,7 @@ def free_site(make_owner, create_site, publish) -> dict:
         ("from=2026-13-01&to=2026-11-20", "from"),
         ("from=20261101", "from"),
         ("to=yesterday", "to"),
-        ("from=２０２６-11-01", "from"),
+        ("from=\uff12\uff10\uff12\uff16-11-01", "from"),  # full-width digits
         ("granularity=minute", "granularity"),
         ("from=2026-09-01&to=2026-11-20&granularity=hour", "granularity"),
     ],

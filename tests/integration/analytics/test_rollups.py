@@ -75,8 +75,9 @@ def _snapshot(site_id: int) -> tuple:
     return (
         db.fetch_all("SELECT * FROM analytics_daily WHERE site_id = %s ORDER BY day", (site_id,)),
         db.fetch_all("SELECT * FROM analytics_hourly WHERE site_id = %s ORDER BY hour", (site_id,)),
-        db.fetch_all("SELECT * FROM analytics_daily_dimensions WHERE site_id = %s ORDER BY dimension, day, value",
-                     (site_id,)),  # fmt: skip
+        db.fetch_all(
+            "SELECT * FROM analytics_daily_dimensions WHERE site_id = %s ORDER BY dimension, day, value", (site_id,)
+        ),
         db.fetch_all("SELECT * FROM analytics_daily_revenue WHERE site_id = %s", (site_id,)),
     )
 
@@ -94,7 +95,9 @@ def test_known_raw_events_give_exactly_the_expected_rollups(site, known_day, clo
     dims = {(r["dimension"], r["value"]): (r["visitors"], r["visits"], r["pageviews"])
             for r in db.fetch_all("SELECT * FROM analytics_daily_dimensions WHERE site_id = %s", (site["id"],))}  # fmt: skip
     assert dims == EXPECTED_DIMENSIONS
-    other = db.fetch_one("SELECT visitors, pageviews FROM analytics_daily WHERE site_id = %s", (known_day["other"]["id"],))
+    other = db.fetch_one(
+        "SELECT visitors, pageviews FROM analytics_daily WHERE site_id = %s", (known_day["other"]["id"],)
+    )
     assert other == {"visitors": 1, "pageviews": 1}
     assert db.fetch_all("SELECT 1 FROM analytics_rollup_visits") == []  # the scratch rows never outlive the rollup
 
@@ -123,7 +126,12 @@ def test_reports_for_closed_days_never_read_the_raw_table(api, site, known_day, 
     assert (t["visitors"], t["visits"], t["pageviews"], t["bounce_rate"], t["clicks"], t["form_submissions"],
             t["orders"], t["revenue"]) == (3, 4, 6, 50.0, 4, 1, 2, {"amount": 6000, "currency": "usd"})  # fmt: skip
     assert r.json["series"] == [{"t": "2026-11-18", "visitors": 3, "pageviews": 6, "clicks": 4}]
-    assert b.json["data"][0] == {"value": "Direct", "visitors": 3, "visits": 3, "pageviews": 4}  # DAY's 2 + the 19th's 1
+    assert b.json["data"][0] == {
+        "value": "Direct",
+        "visitors": 3,
+        "visits": 3,
+        "pageviews": 4,
+    }  # DAY's 2 + the 19th's 1
     lines = e.text.strip().splitlines()  # 330 s over 4 visits: 82 s on average
     assert lines[0].startswith("date,visitors,visits,pageviews")
     assert lines[2].startswith("2026-11-18,3,4,6,50.0,82,4,1,2,6000,usd")

@@ -79,7 +79,7 @@ def test_a_spike_alerts_once_a_day_and_needs_both_thresholds(site, mail_dir) -> 
     _hour(site, datetime(2026, 11, 20, 15), 90)
     assert service.check_spikes(datetime(2026, 11, 20, 16, 5, tzinfo=UTC)) == 0  # one a day per site
     (mail,) = _mails(mail_dir)
-    assert "Traffic spike on Alice" == mail["subject"] and "25 visitors" in mail["text"]
+    assert mail["subject"] == "Traffic spike on Alice" and "25 visitors" in mail["text"]
 
 
 def test_a_small_site_never_spikes_and_opted_out_owners_are_not_told(site, mail_dir) -> None:

@@ -52,6 +52,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 # Not counted by the /api rate limit (API.md): health, signed webhooks, analytics collection.
 RATE_LIMIT_EXEMPT = frozenset({"/api/health", "/api/webhooks/stripe", "/api/collect"})
 _csrf_exempt: set[str] = set()
+_body_limits: dict[str, int] = {}
 
 
 @dataclass
@@ -281,6 +282,11 @@ def csrf_exempt(path: str) -> None:
     _csrf_exempt.add(path)
 
 
+def body_limit(path: str, max_bytes: int) -> None:
+    """Let one route (by its route path) take bodies larger than MAX_BODY_BYTES (uploads)."""
+    _body_limits[path] = max_bytes
+
+
 def csrf_token() -> str:
     """The token forms must send back: bound to the session, or to an anonymous cookie."""
     st = state()
@@ -397,7 +403,7 @@ def handle(request: Request, get_response: Callable[[Request], Response]) -> Res
 
 def _guarded(request: Request, get_response: Callable[[Request], Response]) -> Response:
     try:
-        if _body_size(request) > config.get_settings().max_body_bytes:
+        if _body_size(request) > _body_limits.get(request.path, config.get_settings().max_body_bytes):
             raise PayloadTooLarge()
         _check_rate_limits(request)
         _check_csrf(request)
@@ -488,6 +494,9 @@ def _add_headers(response: Response, st: RequestState) -> None:
             f"default-src 'self'; script-src 'self' 'nonce-{st.nonce}'; style-src 'self'; img-src 'self' data: https:; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
         )
+        extra_connect = config.get_settings().csp_connect_src.strip()
+        if extra_connect:  # e.g. the S3 origin that presigned uploads go to
+            csp += f"; connect-src 'self' {extra_connect}"
     else:  # JSON, assets, redirects: nothing in them may run
         csp = "default-src 'none'; frame-ancestors 'none'"
     h.setdefault("Content-Security-Policy", csp)

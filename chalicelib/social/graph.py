@@ -25,7 +25,9 @@ Base URLs come from settings, so tests and scripts/dev point the same client at 
 from __future__ import annotations
 
 import json
+import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -160,6 +162,24 @@ _pool_lock = threading.Lock()
 _pool: Any = None
 
 
+_SECRET_QUERY = re.compile(r"((?:access_token|client_secret|code)=)[^&\s\"']+")
+
+
+class RedactSecrets(logging.Filter):
+    """urllib3 logs each request line at DEBUG, query string included: Meta's two token
+    endpoints take the token there, so scrub tokens, secrets and codes from its records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record we cannot format is dropped rather than leaked
+            return False
+        redacted = _SECRET_QUERY.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 def _http() -> Any:
     global _pool
     if _pool is None:
@@ -167,6 +187,10 @@ def _http() -> Any:
             if _pool is None:
                 import urllib3
 
+                for name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+                    target = logging.getLogger(name)
+                    if not any(isinstance(f, RedactSecrets) for f in target.filters):
+                        target.addFilter(RedactSecrets())
                 _pool = urllib3.PoolManager(num_pools=4, maxsize=8, retries=False)
     return _pool
 
@@ -187,7 +211,8 @@ def _sleep(seconds: float) -> None:
 def error_from(status: int, body: Any, usage: Usage) -> GraphError:
     """Meta's error body (or a bare HTTP status) as one of our errors."""
     err = body.get("error") if isinstance(body, dict) else None
-    if isinstance(err, str):  # the OAuth endpoints' shape: {"error_type", "code", "error_message"}
+    if isinstance(body, dict) and (isinstance(err, str) or "error_message" in body):
+        # the OAuth endpoints' shape: {"error_type", "code", "error_message"}
         err = {"message": body.get("error_message") or body.get("error_description") or err, "code": body.get("code")}
     if not isinstance(err, dict):
         err = {}

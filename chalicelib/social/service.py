@@ -583,6 +583,7 @@ def publish_due(now: datetime | None = None, limit: int = TICK_LIMIT) -> int:
     """One scheduler tick: claim due posts and hand each to its own event; how many."""
     now = now or utcnow()
     claim_id = uuid.uuid4().hex
+    store.read_committed_next()  # no gap locks: overlapping ticks skip each other's rows, never deadlock
     with db.transaction():
         ids = store.claim_due(now, now + LEASE, claim_id, limit)
         for post_id in ids:
@@ -631,8 +632,8 @@ def publish_claimed(event: events.Event) -> None:
         _fail(w, f"Instagram refused the post: {exc.message}")
     except (graph.Transient, graph.RateLimited) as exc:
         _retry(w, exc)
-    except Conflict as exc:  # the account was disconnected or expired meanwhile
-        _fail(w, exc.message)
+    except Conflict as exc:  # the account expired or was disconnected: its owner was told already
+        _fail(w, exc.message, email=False)
 
 
 def _publish_steps(w: _Worker) -> None:

@@ -367,6 +367,11 @@ def cancel_account_posts(account_id: int, reason: str) -> int:
 # ---- the publishing pipeline --------------------------------------------------------------------------
 
 
+def read_committed_next() -> None:
+    """The next transaction on this connection runs READ COMMITTED (claims take no gap locks)."""
+    db.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+
 def claim_due(now: datetime, lease_until: datetime, claim_id: str, limit: int) -> list[int]:
     """Claim up to `limit` due posts for this tick (call inside a transaction).
 

@@ -16,6 +16,7 @@ import pytest
 from chalicelib.accounts import access, service, store
 from chalicelib.core import web
 from tests.conftest import assert_error
+from tests.integration.social import factories as social_factories
 
 PASSWORD = "a-long-unusual-passphrase"
 
@@ -85,6 +86,7 @@ def test_staff_routes_refuse_regular_users(api, path: str, method: str) -> None:
 # Each factory creates an object owned by `owner` and returns its id.
 OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int]] = {
     "/api/tokens/{token_id}": lambda owner: service.issue_token(owner, "owned", ["*"]).token.id,
+    **social_factories.FACTORIES,
 }
 
 OWNED_ROUTES = [(p, m) for p, m, v in PROTECTED if "{" in p and not getattr(v, "staff_only", False)]

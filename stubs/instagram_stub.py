@@ -160,7 +160,11 @@ def _injected(kind: str) -> MetaError:
 
 class Handler(StubHandler):
     def do_GET(self) -> None:
-        if not self.is_health_probe():
+        if self.path == "/favicon.ico":  # the authorization page's browser asks for one
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif not self.is_health_probe():
             self._dispatch("GET")
 
     def do_POST(self) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -20,6 +19,9 @@ from chalicelib.accounts import access, auth
 from chalicelib.core import web
 from chalicelib.core.errors import AppError, Conflict, DependencyUnavailable, Forbidden, ValidationFailed
 from chalicelib.social import service
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 bp = Blueprint(__name__)
 
@@ -32,6 +34,8 @@ web.body_limit(UPLOAD_PATH, service.IMAGE_MAX_BYTES + 1024)
 
 
 def zone_named(name: str | None) -> ZoneInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # on first use: import app stays light
+
     if name and len(name) <= 64 and re.fullmatch(r"[A-Za-z0-9_+\-/]+", name) and ".." not in name:
         try:
             return ZoneInfo(name)

@@ -44,6 +44,15 @@ DLQ_LINT_REASON = "ES6000"  # see infrastructure/README.md, "Serverless rules"
 # A name no code emits yet simply stays at "no data" (treated as not breaching).
 APP_METRIC_ALARMS: dict[str, str] = {
     "StripeEventFailed": "A Stripe webhook event could not be applied (payments): it will be retried; look at the logs.",
+    "OutboxDeadLetters": "Outbox events were given up after their last attempt (status 'dead' in event_outbox): "
+    "their work is committed but no event function got them. Fix the cause, then call "
+    "chalicelib.core.events.redrive_dead_letters().",
+}
+# For a metric always counted in the same invocation: its label, which EMF lines carry as
+# the "operation" dimension (core/observability.invocation). An alarm matches a metric only
+# with exactly the same dimensions, so it must name it too.
+APP_METRIC_OPERATIONS: dict[str, str] = {
+    "OutboxDeadLetters": "schedule",  # a gauge the event_outbox_relay schedule reports every run
 }
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -259,7 +268,8 @@ def app_metric_alarms(stage: str) -> dict[str, Any]:
             description,
             f"Mewayz/{stage}",
             name,
-            [{"Name": "service", "Value": "mewayz"}],
+            [{"Name": "service", "Value": "mewayz"}]
+            + ([{"Name": "operation", "Value": APP_METRIC_OPERATIONS[name]}] if name in APP_METRIC_OPERATIONS else []),
             Period=60,
         )
         for name, description in APP_METRIC_ALARMS.items()

@@ -6,6 +6,9 @@ from chalicelib.accounts import access
 from chalicelib.core.openapi import PAGE_PARAMETERS, error_responses, json_body, json_ok, list_of, ref
 
 _ABILITY = {"enum": ["*", *access.ABILITIES]}
+# Names are one line: no control characters, line breaks or bidi controls (422 otherwise).
+_ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$"
+_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _ONE_LINE}
 
 SCHEMAS = {
     "User": {
@@ -28,12 +31,18 @@ SCHEMAS = {
     },
     "Token": {
         "type": "object",
-        "required": ["id", "name", "abilities", "last_used_at", "created_at"],
+        "required": ["id", "name", "abilities", "last_used_at", "expires_at", "created_at"],
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string"},
             "abilities": {"type": "array", "items": _ABILITY},
             "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+            "expires_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the token stops working; null: never. Tokens from login and "
+                "registration expire after LOGIN_TOKEN_TTL_DAYS (30 days by default).",
+            },
             "created_at": {"type": "string", "format": "date-time"},
         },
     },
@@ -46,7 +55,7 @@ _REGISTER = {
     "type": "object",
     "required": ["name", "email", "password"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+        "name": _NAME,
         "email": {"type": "string", "format": "email", "maxLength": 255},
         "password": {"type": "string", "minLength": 10, "maxLength": 1024},
     },
@@ -57,15 +66,25 @@ _LOGIN = {
     "properties": {
         "email": {"type": "string", "format": "email"},
         "password": {"type": "string"},
-        "token_name": {"type": "string", "maxLength": 100},
+        "token_name": {
+            "type": "string",
+            "maxLength": 100,
+            "description": "A label for the token (cleaned to one line); the token expires after 30 days",
+        },
     },
 }
 _CREATE_TOKEN = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "name": {**_NAME, "maxLength": 100},
         "abilities": {"type": "array", "items": _ABILITY, "minItems": 1},
+        "expires_in_days": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 3650,
+            "description": "Days until the token stops working; absent or null: never",
+        },
     },
 }
 _BEARER = [{"bearerAuth": []}]
@@ -74,7 +93,10 @@ _TOKEN_ID = [{"name": "token_id", "in": "path", "required": True, "schema": {"ty
 PATHS = {
     "/api/auth/register": {
         "post": {
-            "summary": "Create an account; returns the user and a token (shown once)",
+            "summary": "Create an account; returns the user and a token (shown once, expires in 30 days)",
+            "description": "409 when the address (in its canonical form) has an account, as clients need; "
+            "sign-up, sign-in and reset requests share a per-IP limit (AUTH_RATE_PER_MINUTE), "
+            "and answer 503 while Redis, which counts them, is down.",
             "tags": ["accounts"],
             "security": [],
             "requestBody": json_body(_REGISTER),

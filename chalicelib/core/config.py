@@ -80,6 +80,10 @@ class Settings:
     instagram_retry_base_s: float = 0.5
     social_media_base_url: str = ""
     csp_connect_src: str = ""
+    # Accounts security: tokens minted from a password, sign-in/sign-up per IP, the outbox.
+    login_token_ttl_days: int = 30
+    auth_rate_per_minute: int = 20
+    outbox_max_attempts: int = 10
 
     @property
     def is_local(self) -> bool:

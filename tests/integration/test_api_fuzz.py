@@ -26,6 +26,7 @@ def fuzz_token(monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
     # Generous limits so the fuzzer explores handlers instead of collecting 429s.
     monkeypatch.setenv("API_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("PAYMENTS_RATE_PER_MINUTE", "100000")
+    monkeypatch.setenv("AUTH_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("MAIL_DIR", str(tmp_path))
     for key, value in social_helpers.stub_env(social_helpers.stub_url()).items():  # Instagram: the stand-in
         monkeypatch.setenv(key, value)

@@ -175,6 +175,8 @@ def test_sqs_send_failure_keeps_the_event_in_the_outbox_until_relayed(sqs_backen
     monkeypatch.setattr(events, "_sqs_client", real_sqs)
     assert events.relay_outbox(older_than_s=30) == 0  # too fresh: the after-commit send owns it
     db.execute("UPDATE event_outbox SET created_at = created_at - INTERVAL 1 MINUTE")
+    assert events.relay_outbox(older_than_s=30) == 0  # its own back-off (30 s after a failure) runs too
+    db.execute("UPDATE event_outbox SET next_attempt_at = next_attempt_at - INTERVAL 1 MINUTE")
     assert events.relay_outbox(older_than_s=30) == 1
     assert [json.loads(b)["id"] for b in _drain(sqs_backend, route.queue)] == [event.id]
     assert db.fetch_one("SELECT COUNT(*) AS n FROM event_outbox")["n"] == 0

@@ -166,7 +166,8 @@ def test_bundle_ships_the_migrations(probe: dict[str, Any], bundle: Path) -> Non
     source = sorted(p.name for p in (ROOT / "chalicelib" / "migrations").glob("*.sql"))
     assert shipped == source and shipped
     assert Path(probe["migrations_dir"]) == bundle / "chalicelib" / "migrations"
-    expected = sorted({name.removesuffix(".sql") for name in source if not name.endswith(".rollback.sql")})
+    expected = sorted({name.removesuffix(".sql") for name in source if not name.endswith(".rollback.sql")}
+                      | {p.stem for p in (ROOT / "chalicelib" / "migrations").glob("*.py")})  # fmt: skip
     assert probe["migrations"] == expected
 
 

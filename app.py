@@ -18,6 +18,11 @@ from chalicelib.accounts.routes import bp as accounts_api_bp
 from chalicelib.admin.pages import bp as admin_pages_bp
 from chalicelib.admin.routes import bp as admin_api_bp
 from chalicelib.core import db, events, observability, web
+from chalicelib.payments import handlers as payments_handlers
+from chalicelib.payments import service as payments_service
+from chalicelib.payments import webhooks as payments_webhooks
+from chalicelib.payments.pages import bp as payments_pages_bp
+from chalicelib.payments.routes import bp as payments_api_bp
 from chalicelib.social import handlers as social_handlers
 from chalicelib.social.pages import bp as social_pages_bp
 from chalicelib.social.routes import bp as social_api_bp
@@ -36,6 +41,8 @@ app.register_blueprint(admin_api_bp)
 app.register_blueprint(admin_pages_bp)
 app.register_blueprint(social_api_bp)
 app.register_blueprint(social_pages_bp)
+app.register_blueprint(payments_api_bp)
+app.register_blueprint(payments_pages_bp)
 web.register_fallback_routes(app)  # last: only what no route above matches
 
 
@@ -93,6 +100,23 @@ def social_events(event: Any) -> dict[str, Any]:
     return SOCIAL_EVENTS.consume(event)
 
 
+# payments: Stripe events stored by the webhook receiver, and the receipt of each payment.
+PAYMENTS_EVENTS = events.route(
+    "payments",
+    {
+        payments_webhooks.STRIPE_EVENT: payments_handlers.process_stripe_event,
+        payments_service.PAYMENT_COMPLETED: payments_handlers.send_receipt,
+    },
+)
+
+
+# One message per invocation: applying an event may wait on Stripe (read-backs) and each
+# message should have the whole function timeout.
+@app.on_sqs_message(queue=PAYMENTS_EVENTS.queue, batch_size=1)
+def payments_events(event: Any) -> dict[str, Any]:
+    return PAYMENTS_EVENTS.consume(event)
+
+
 # ---- schedules -----------------------------------------------------------------------
 
 
@@ -119,6 +143,16 @@ def social_refresh_tokens(_event: Any) -> None:
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def social_follower_snapshots(_event: Any) -> None:
     social_handlers.snapshot_followers()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def billing_upkeep(_event: Any) -> None:
+    payments_handlers.billing_upkeep()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def processed_events_cleanup(_event: Any) -> None:
+    payments_handlers.prune_processed_events()
 
 
 # ---- deploy-time functions -----------------------------------------------------------

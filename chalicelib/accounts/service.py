@@ -542,3 +542,36 @@ def _end_sessions(user_id: int) -> None:
         sessions.destroy_all_for(user_id)
     except cache.CacheUnavailable:
         observability.logger().warning("sessions not ended: redis unavailable", extra={"user_id": user_id})
+
+
+# ---- plans (the payments area sets them; other areas hear of it through its plan.changed) ---------
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    user_id: int
+    old_plan: str  # the plan stored before: the one other areas last heard of
+    new_plan: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old_plan != self.new_plan
+
+
+def set_plan(user_id: int, plan: str, expires_at: datetime | None, *, at: datetime | None = None) -> PlanChange:
+    """Set a user's plan and its expiry (None: no expiry), locking the user's row until the
+    caller's transaction ends. A plan already expired at `at` is stored as free."""
+    if plan not in access.PLANS:
+        raise ValueError(f"unknown plan {plan!r}")
+    at = at or store.utcnow()
+    if plan == "free" or (expires_at is not None and expires_at <= at):
+        plan, expires_at = "free", None
+    user = lock_user(user_id)
+    if (user.plan, user.plan_expires_at) != (plan, expires_at):
+        store.set_plan(user_id, plan, expires_at)
+    return PlanChange(user_id, user.plan, plan)
+
+
+def users_with_lapsed_plans(at: datetime, limit: int = 500) -> list[int]:
+    """Users still stored on a paid plan whose expiry has passed at `at`."""
+    return store.users_with_lapsed_plans(at, limit)

@@ -207,6 +207,15 @@ def set_plan(user_id: int, plan: str, expires_at: datetime | None) -> None:
     db.execute("UPDATE users SET plan = %s, plan_expires_at = %s WHERE id = %s", (plan, expires_at, user_id))
 
 
+def users_with_lapsed_plans(at: datetime, limit: int) -> list[int]:
+    """Users whose stored paid plan expired at or before `at` (oldest expiry first)."""
+    rows = db.fetch_all(
+        "SELECT id FROM users WHERE plan_expires_at <= %s AND plan <> 'free' ORDER BY plan_expires_at LIMIT %s",
+        (at, limit),
+    )
+    return [int(r["id"]) for r in rows]
+
+
 def delete_user(user_id: int) -> None:
     # Owned rows (sites, tokens, transactions, …) go with it: ON DELETE CASCADE.
     db.execute("DELETE FROM users WHERE id = %s", (user_id,))

@@ -52,6 +52,10 @@ class Settings:
     stripe_secret_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_base: str = ""
+    stripe_prices: str = ""  # JSON {package_id: Stripe Price id}; without one, prices go as price_data
+    stripe_timeout_s: float = 10.0
+    stripe_max_network_retries: int = 2
+    checkout_redirect_hosts: str = ""  # comma-separated; default: PUBLIC_URL's host
     events_backend: str = "inprocess"
     aws_region: str = "us-east-1"
     max_body_bytes: int = 1_048_576

@@ -295,3 +295,17 @@ def first_time(handler: str, event: Event) -> bool:
         (handler, event.id),
     )
     return result.rowcount == 1
+
+
+def prune_processed(older_than_days: int = 30, batch: int = 5000) -> int:
+    """Forget idempotency claims older than `older_than_days` (in batches, so no long lock);
+    how many went. Keep them longer than any redelivery can arrive (SQS retains 14 days)."""
+    removed = 0
+    while True:
+        deleted = db.execute(
+            "DELETE FROM processed_events WHERE processed_at < UTC_TIMESTAMP(6) - INTERVAL %s DAY LIMIT %s",
+            (older_than_days, batch),
+        ).rowcount
+        removed += deleted
+        if deleted < batch:
+            return removed

@@ -171,8 +171,31 @@ def render_string(template: str, **context: Any) -> str:
         "flash": _take_flash(),
         "title": "",
     }
+    for provider in _context_providers:
+        try:
+            base.update(provider(st))
+        except Exception:  # noqa: BLE001 - an area's banner must never take the page down
+            observability.logger().exception("page context provider failed")
     base.update(context)
     return env().get_template(template).render(**base)
+
+
+ContextProvider = Callable[[RequestState], dict[str, Any]]
+_context_providers: list[ContextProvider] = []
+
+
+def add_context_provider(provider: ContextProvider) -> None:
+    """Values every rendered template gets (e.g. a banner an area shows across the layout).
+    Called at render time with the request's state; keep it to one cheap query."""
+    _context_providers.append(provider)
+
+
+def allow_form_action(*origins: str) -> None:
+    """Let this page's forms end on these origins too (a POST answered by a redirect to a
+    hosted payment page): CSP form-action also governs where the redirect goes."""
+    st = state()
+    st.extra.setdefault("form_action", [])
+    st.extra["form_action"] += [o for o in origins if o not in st.extra["form_action"]]
 
 
 def render(template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Response:
@@ -526,9 +549,10 @@ def _add_headers(response: Response, st: RequestState) -> None:
     h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     h.setdefault("X-Frame-Options", "DENY")
     if st.nonce:  # a rendered page: its own scripts and styles, nothing inline
+        form_action = " ".join(["'self'", *st.extra.get("form_action", [])])
         csp = (
             f"default-src 'self'; script-src 'self' 'nonce-{st.nonce}'; style-src 'self'; img-src 'self' data: https:; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+            f"object-src 'none'; base-uri 'self'; form-action {form_action}; frame-ancestors 'none'"
         )
         extra_connect = config.get_settings().csp_connect_src.strip()
         if extra_connect:  # e.g. the S3 origin that presigned uploads go to

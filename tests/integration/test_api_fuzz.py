@@ -37,7 +37,7 @@ def fuzz_token(monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case, live_server: str, fuzz_token: str) -> None:
+def test_no_server_errors(case, live_server: str, fuzz_token: str, stripe_stub) -> None:
     token = fuzz_token
     if case.path == "/api/auth/logout":  # it revokes the token it is called with: give each call its own
         token = service.issue_token(store.get_user_by_email("fuzz@example.com"), "logout", ["*"]).plaintext

@@ -84,9 +84,18 @@ def test_staff_routes_refuse_regular_users(api, path: str, method: str) -> None:
 
 
 # Each factory creates an object owned by `owner` and returns its id.
-OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int]] = {
+def _checkout_session(owner) -> str:
+    from chalicelib.payments import store as payments_store
+
+    tx_id = payments_store.insert_transaction(owner.id, "starter_pass", "payment", 999, "usd", {})
+    payments_store.update_transaction(tx_id, stripe_session_id=f"cs_test_owned_{tx_id}")
+    return f"cs_test_owned_{tx_id}"
+
+
+OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int | str]] = {
     "/api/tokens/{token_id}": lambda owner: service.issue_token(owner, "owned", ["*"]).token.id,
     **social_factories.FACTORIES,
+    "/api/payments/checkout/status/{session_id}": _checkout_session,
 }
 
 OWNED_ROUTES = [(p, m) for p, m, v in PROTECTED if "{" in p and not getattr(v, "staff_only", False)]

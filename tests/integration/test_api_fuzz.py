@@ -15,7 +15,6 @@ from schemathesis import checks
 from chalicelib.accounts import service, store
 from chalicelib.core import config
 from chalicelib.system.openapi import document
-from tests.integration.social import helpers as social_helpers
 
 schema = schemathesis.openapi.from_dict(document())
 CHALICE_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -28,8 +27,6 @@ def fuzz_token(monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
     monkeypatch.setenv("PAYMENTS_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("AUTH_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("MAIL_DIR", str(tmp_path))
-    for key, value in social_helpers.stub_env(social_helpers.stub_url()).items():  # Instagram: the stand-in
-        monkeypatch.setenv(key, value)
     config.reset()
     user = store.get_user(store.insert_user("Fuzz", "fuzz@example.com", "x", role="super_admin", verified=True))
     return service.issue_token(user, "fuzz", ["*"]).plaintext

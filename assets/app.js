@@ -309,6 +309,23 @@
             var size = function () {
               return { width: Math.max(280, el.clientWidth), height: 280 };
             };
+            // Only the series that have data (views come from daily snapshots and may not yet).
+            var lines = [
+              { key: 'reach', series: { label: 'Reach', stroke: '#818cf8', width: 2, scale: 'n', spanGaps: true } },
+              { key: 'views', series: { label: 'Views', stroke: '#f472b6', width: 2, scale: 'n', spanGaps: true } },
+              { key: 'followers', series: { label: 'Followers', stroke: '#34d399', width: 2, scale: 'f', spanGaps: true, points: { show: true, size: 6 } } },
+            ].filter(function (line) {
+              return (data[line.key] || []).some(function (v) {
+                return v !== null;
+              });
+            });
+            var usesFollowers = lines.some(function (line) {
+              return line.key === 'followers';
+            });
+            var axes = [axis, Object.assign({ scale: 'n' }, axis)];
+            if (usesFollowers) {
+              axes.push({ scale: 'f', side: 1, stroke: '#94a3b8', grid: { show: false } });
+            }
             var opts = {
               width: size().width,
               height: size().height,
@@ -316,19 +333,11 @@
                 return window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
               },
               scales: { x: { time: true } },
-              series: [
-                {},
-                { label: 'Reach', stroke: '#818cf8', width: 2, scale: 'n', spanGaps: true },
-                { label: 'Views', stroke: '#f472b6', width: 2, scale: 'n', spanGaps: true },
-                { label: 'Followers', stroke: '#34d399', width: 2, scale: 'f', spanGaps: true, points: { show: true, size: 6 } },
-              ],
-              axes: [
-                axis,
-                Object.assign({ scale: 'n' }, axis),
-                { scale: 'f', side: 1, stroke: '#94a3b8', grid: { show: false } },
-              ],
+              series: [{}].concat(lines.map(function (line) { return line.series; })),
+              axes: axes,
             };
-            var chart = new window.uPlot(opts, [xs, data.reach, data.views, data.followers], el);
+            var columns = [xs].concat(lines.map(function (line) { return data[line.key]; }));
+            var chart = new window.uPlot(opts, columns, el);
             window.addEventListener('resize', function () {
               chart.setSize(size());
             });

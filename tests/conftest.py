@@ -47,6 +47,9 @@ os.environ["EVENTS_BACKEND"] = "inprocess"
 # out, sign-in refused). On a loaded CI machine 0.5 s is not enough for a live server:
 # the tests that want Redis down point it at a closed port, which fails at once.
 os.environ.setdefault("REDIS_TIMEOUT", "5")
+# Configured as on a real stage, so every route (the webhook receiver too) is reachable;
+# tests of the unconfigured case delete it.
+os.environ["STRIPE_WEBHOOK_SECRET"] = "whsec_suite_default_secret"
 # Files the app writes on local stages (mail, storage) go to this run's own folder.
 os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="mewayz-test-")
 os.environ.pop("STORAGE_DIR", None)

@@ -42,9 +42,6 @@ def staff(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, str]:
     monkeypatch.setenv("API_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("AUTH_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("MAIL_DIR", str(tmp_path))
-    # Configured webhooks, so crafted input reaches the signature check (a 400), not the 503
-    # that a server without Stripe answers whatever it is sent.
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_crafted_input")
     config.reset()
     user = store.get_user(
         store.insert_user(

@@ -59,6 +59,12 @@ os.environ.pop("SECRETS_ARN", None)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for _var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
     os.environ.pop(_var, None)
+# Instagram: configured, but pointing at the discard port; the social tests point it at the
+# stand-in (tests/integration/social/helpers.py), so nothing else ever reaches a network.
+os.environ["INSTAGRAM_APP_ID"] = "test-instagram-app"
+os.environ["INSTAGRAM_APP_SECRET"] = "test-instagram-secret"
+for _var, _path in (("AUTHORIZE", "/oauth/authorize"), ("TOKEN", "/oauth/access_token"), ("GRAPH", "")):
+    os.environ[f"INSTAGRAM_{_var}_URL"] = "http://127.0.0.1:9" + _path
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 

@@ -17,6 +17,7 @@ from chalicelib.accounts import access, service, store
 from chalicelib.core import web
 from tests.conftest import assert_error
 from tests.integration.sites import factories as sites_factories
+from tests.integration.social import factories as social_factories
 
 PASSWORD = "a-long-unusual-passphrase"
 
@@ -99,6 +100,7 @@ def _checkout_session(owner) -> str:
 
 OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int | str | dict[str, int]]] = {
     "/api/tokens/{token_id}": lambda owner: service.issue_token(owner, "owned", ["*"]).token.id,
+    **social_factories.FACTORIES,
     "/api/payments/checkout/status/{session_id}": _checkout_session,
     **sites_factories.OWNED_OBJECT_FACTORIES,
 }

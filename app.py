@@ -34,6 +34,9 @@ from chalicelib.sites.pages import bp as sites_pages_bp
 from chalicelib.sites.public import bp as sites_public_bp
 from chalicelib.sites.public import serve_by_host as serve_site_by_host
 from chalicelib.sites.routes import bp as sites_api_bp
+from chalicelib.social import handlers as social_handlers
+from chalicelib.social.pages import bp as social_pages_bp
+from chalicelib.social.routes import bp as social_api_bp
 from chalicelib.system import handlers as system_handlers
 from chalicelib.system import service as system_service
 from chalicelib.system.routes import bp as system_bp
@@ -47,6 +50,8 @@ app.register_blueprint(accounts_pages_bp)
 app.register_blueprint(dev_mail_bp)
 app.register_blueprint(admin_api_bp)
 app.register_blueprint(admin_pages_bp)
+app.register_blueprint(social_api_bp)
+app.register_blueprint(social_pages_bp)
 app.register_blueprint(payments_api_bp)
 app.register_blueprint(payments_pages_bp)
 app.register_blueprint(sites_api_bp)
@@ -100,6 +105,16 @@ def system_events(event: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue=ACCOUNTS_EVENTS.queue, batch_size=10)
 def accounts_events(event: Any) -> dict[str, Any]:
     return ACCOUNTS_EVENTS.consume(event)
+
+
+# Social: one post (or account) per message, so posts publish in parallel and a slow one
+# holds up nothing else.
+SOCIAL_EVENTS = events.route("social", social_handlers.HANDLERS)
+
+
+@app.on_sqs_message(queue=SOCIAL_EVENTS.queue, batch_size=1)
+def social_events(event: Any) -> dict[str, Any]:
+    return SOCIAL_EVENTS.consume(event)
 
 
 # payments: Stripe events stored by the webhook receiver, and the receipt of each payment.
@@ -219,6 +234,21 @@ def event_canary(_event: Any) -> None:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def event_outbox_relay(_event: Any) -> None:
     system_handlers.relay_outbox()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def social_publish_due(_event: Any) -> None:
+    social_handlers.publish_due()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def social_refresh_tokens(_event: Any) -> None:
+    social_handlers.refresh_tokens()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def social_follower_snapshots(_event: Any) -> None:
+    social_handlers.snapshot_followers()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))

@@ -13,6 +13,27 @@
 (function () {
   'use strict';
 
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute('content') : '';
+  }
+
+  function visitorZone() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+    } catch (e) {
+      return '';
+    }
+  }
+
+  // Remember the visitor's time zone, so pages can show and read times in it (/social).
+  (function rememberZone() {
+    var zone = visitorZone();
+    if (zone) {
+      document.cookie = 'mw_tz=' + encodeURIComponent(zone) + '; path=/; max-age=31536000; samesite=lax';
+    }
+  })();
+
   function register(Alpine) {
     // Mobile navigation menu: <div x-data="navMenu"> <button @click="toggle" :aria-expanded="open">
     Alpine.data('navMenu', function () {
@@ -126,6 +147,207 @@
             navigator.clipboard.writeText(text).then(done, legacy);
           } else {
             legacy();
+          }
+        },
+      };
+    });
+
+    // ---- social (/social) ------------------------------------------------------------
+
+    // "Connect Instagram" / "Reconnect": asks the app for an authorization URL (POST with the
+    // CSRF token), then navigates there. A form POST answered by a redirect to Instagram
+    // would be blocked by the page's CSP (form-action 'self' covers redirects).
+    // <div x-data="instagramConnect"><button @click="connect" :disabled="busy">
+    Alpine.data('instagramConnect', function () {
+      return {
+        busy: false,
+        failed: false,
+        message: '',
+        connect: function () {
+          var self = this;
+          self.busy = true;
+          self.failed = false;
+          fetch('/social/connect', {
+            method: 'POST',
+            credentials: 'same-origin',
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrfToken() },
+            body: '{}',
+          })
+            .then(function (r) {
+              return r.json().then(function (body) {
+                return { ok: r.ok, body: body };
+              });
+            })
+            .then(function (res) {
+              if (res.ok && res.body.url) {
+                window.location.assign(res.body.url);
+                return;
+              }
+              self.failed = true;
+              self.message = (res.body.error && res.body.error.message) || 'Could not start connecting. Try again.';
+              self.busy = false;
+            })
+            .catch(function () {
+              self.failed = true;
+              self.message = 'Could not reach Mewayz. Check your connection and try again.';
+              self.busy = false;
+            });
+        },
+      };
+    });
+
+    // The post composer: live caption counters, JPEG upload with preview, the visitor's zone.
+    // <form x-data="socialComposer" data-caption-max="2200" data-hashtags-max="30">
+    Alpine.data('socialComposer', function () {
+      return {
+        chars: 0,
+        tags: 0,
+        captionMax: 2200,
+        tagsMax: 30,
+        preview: '',
+        uploadStatus: '',
+        get hasPreview() {
+          return this.preview !== '';
+        },
+        get charsLabel() {
+          return this.chars.toLocaleString('en') + ' / ' + this.captionMax.toLocaleString('en') + ' characters';
+        },
+        get tagsLabel() {
+          return this.tags + ' / ' + this.tagsMax + ' hashtags';
+        },
+        get charsClass() {
+          return this.chars > this.captionMax ? 'font-semibold text-rose-300' : '';
+        },
+        get tagsClass() {
+          return this.tags > this.tagsMax ? 'font-semibold text-rose-300' : '';
+        },
+        init: function () {
+          this.captionMax = parseInt(this.$el.getAttribute('data-caption-max'), 10) || 2200;
+          this.tagsMax = parseInt(this.$el.getAttribute('data-hashtags-max'), 10) || 30;
+          var zone = visitorZone();
+          if (zone && this.$refs.zone) {
+            this.$refs.zone.value = zone;
+          }
+          this.count();
+        },
+        count: function () {
+          var text = this.$refs.caption ? this.$refs.caption.value.trim() : '';
+          this.chars = Array.from(text).length;
+          var found = text.match(/#[\p{L}\p{N}_]+/gu);
+          this.tags = found ? found.length : 0;
+        },
+        pick: function (event) {
+          var self = this;
+          var file = event && event.target && event.target.files ? event.target.files[0] : null;
+          if (!file) {
+            return;
+          }
+          if (file.type !== 'image/jpeg') {
+            self.uploadStatus = 'Choose a JPEG image (.jpg): Instagram publishes JPEG only.';
+            return;
+          }
+          if (file.size > 8 * 1024 * 1024) {
+            self.uploadStatus = 'This image is larger than 8 MB, the most Instagram takes.';
+            return;
+          }
+          var reader = new FileReader();
+          reader.onload = function () {
+            self.preview = String(reader.result || '');
+          };
+          reader.readAsDataURL(file); // a data: URL: the CSP allows data: images, not blob:
+          self.uploadStatus = 'Uploading…';
+          fetch('/social/uploads', {
+            method: 'POST',
+            credentials: 'same-origin',
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': csrfToken() },
+            body: JSON.stringify({ content_type: 'image/jpeg', size: file.size }),
+          })
+            .then(function (r) {
+              if (!r.ok) {
+                throw new Error('ticket');
+              }
+              return r.json();
+            })
+            .then(function (ticket) {
+              return fetch(ticket.upload_url, { method: ticket.method, headers: ticket.headers, body: file }).then(
+                function (r) {
+                  if (!r.ok) {
+                    throw new Error('upload');
+                  }
+                  if (self.$refs.imageUrl) {
+                    self.$refs.imageUrl.value = ticket.image_url;
+                  }
+                  self.uploadStatus = 'Uploaded: Instagram will fetch it from the address below.';
+                }
+              );
+            })
+            .catch(function () {
+              self.uploadStatus = 'The upload failed. Try again, or paste the https address of a JPEG below.';
+            });
+        },
+      };
+    });
+
+    // Followers, reach and views by day, drawn with uPlot from a JSON <script> block:
+    // <script type="application/json" id="social-chart-data">…</script>
+    // <div x-data="socialChart" data-source="social-chart-data"></div>
+    Alpine.data('socialChart', function () {
+      return {
+        init: function () {
+          var el = this.$el;
+          var draw = function () {
+            var source = document.getElementById(el.getAttribute('data-source'));
+            if (!source || !window.uPlot || el.getAttribute('data-drawn')) {
+              return;
+            }
+            el.setAttribute('data-drawn', '1');
+            var data = JSON.parse(source.textContent);
+            var xs = data.dates.map(function (d) {
+              return Date.parse(d + 'T00:00:00Z') / 1000;
+            });
+            var axis = { stroke: '#94a3b8', grid: { stroke: '#1e293b' }, ticks: { stroke: '#334155' } };
+            var size = function () {
+              return { width: Math.max(280, el.clientWidth), height: 280 };
+            };
+            // Only the series that have data (views come from daily snapshots and may not yet).
+            var lines = [
+              { key: 'reach', series: { label: 'Reach', stroke: '#818cf8', width: 2, scale: 'n', spanGaps: true } },
+              { key: 'views', series: { label: 'Views', stroke: '#f472b6', width: 2, scale: 'n', spanGaps: true } },
+              { key: 'followers', series: { label: 'Followers', stroke: '#34d399', width: 2, scale: 'f', spanGaps: true, points: { show: true, size: 6 } } },
+            ].filter(function (line) {
+              return (data[line.key] || []).some(function (v) {
+                return v !== null;
+              });
+            });
+            var usesFollowers = lines.some(function (line) {
+              return line.key === 'followers';
+            });
+            var axes = [axis, Object.assign({ scale: 'n' }, axis)];
+            if (usesFollowers) {
+              axes.push({ scale: 'f', side: 1, stroke: '#94a3b8', grid: { show: false } });
+            }
+            var opts = {
+              width: size().width,
+              height: size().height,
+              tzDate: function (ts) {
+                return window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
+              },
+              scales: { x: { time: true } },
+              series: [{}].concat(lines.map(function (line) { return line.series; })),
+              axes: axes,
+            };
+            var columns = [xs].concat(lines.map(function (line) { return data[line.key]; }));
+            var chart = new window.uPlot(opts, columns, el);
+            window.addEventListener('resize', function () {
+              chart.setSize(size());
+            });
+          };
+          // uplot.js loads after Alpine starts: draw once every deferred script has run.
+          if (document.readyState === 'loading') {
+            document.addEventListener('DOMContentLoaded', draw);
+          } else {
+            draw();
+            window.addEventListener('load', draw);
           }
         },
       };

@@ -24,6 +24,7 @@ SECRET_KEYS = (
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
     "REDIS_AUTH_TOKEN",
+    "INSTAGRAM_APP_SECRET",
 )
 _DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside local stages
 
@@ -71,6 +72,18 @@ class Settings:
     payments_rate_per_minute: int = 10
     session_idle_s: int = 2 * 60 * 60
     session_absolute_s: int = 7 * 24 * 60 * 60
+    # Instagram API with Instagram Login (social area). With no app id, local stages use the stub.
+    instagram_app_id: str = ""
+    instagram_app_secret: str = field(default="", repr=False)
+    instagram_authorize_url: str = "https://www.instagram.com/oauth/authorize"
+    instagram_token_url: str = "https://api.instagram.com/oauth/access_token"  # noqa: S105 - a URL, not a secret
+    instagram_graph_url: str = "https://graph.instagram.com"
+    instagram_graph_version: str = "v23.0"
+    instagram_connect_timeout: float = 3.0
+    instagram_read_timeout: float = 10.0
+    instagram_retry_base_s: float = 0.5
+    social_media_base_url: str = ""
+    csp_connect_src: str = ""
     # Accounts security: tokens minted from a password, sign-in/sign-up per IP, the outbox.
     login_token_ttl_days: int = 30
     auth_rate_per_minute: int = 20
@@ -109,6 +122,15 @@ class Settings:
     @property
     def stripe_configured(self) -> bool:
         return bool(self.stripe_secret_key)
+
+    @property
+    def instagram_configured(self) -> bool:
+        return bool(self.instagram_app_id and self.instagram_app_secret)
+
+    @property
+    def social_media_base(self) -> str:
+        """Public base URL of uploaded post images (CloudFront in AWS; this app locally)."""
+        return (self.social_media_base_url or self.public_url.rstrip("/") + "/social/media").rstrip("/")
 
 
 def _coerce(raw: str, like: object) -> object:
@@ -204,7 +226,7 @@ def reset() -> None:
 def describe() -> str:
     """The non-secret settings as JSON, for start-up logs and `scripts/dev`."""
     s = get_settings()
-    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret", "redis_auth_token"}
+    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret", "redis_auth_token", "instagram_app_secret"}
     shown = {f.name: getattr(s, f.name) for f in fields(s) if f.name not in hidden}
     for key in ("database_url", "database_reader_url", "redis_url"):
         shown[key] = _redact_url(str(shown[key]))

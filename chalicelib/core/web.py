@@ -53,6 +53,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 RATE_LIMIT_EXEMPT = frozenset({"/api/health", "/api/webhooks/stripe", "/api/collect"})
 MAX_FORM_FIELDS = 200
 _csrf_exempt: set[str] = set()
+_body_limits: dict[str, int] = {}
 # Who a bearer credential belongs to, for the rate limit (set by accounts.auth): a stable
 # id such as "user:42" for a valid credential, None for an invalid one.
 _rate_identity_of: Callable[[Request], str | None] | None = None
@@ -333,6 +334,11 @@ def csrf_exempt(path: str) -> None:
     _csrf_exempt.add(path)
 
 
+def body_limit(path: str, max_bytes: int) -> None:
+    """Let one route (by its route path) take bodies larger than MAX_BODY_BYTES (uploads)."""
+    _body_limits[path] = max_bytes
+
+
 def csrf_token() -> str:
     """The token forms must send back: bound to the session, or to an anonymous cookie."""
     st = state()
@@ -473,7 +479,7 @@ def _guarded(request: Request, get_response: Callable[[Request], Response]) -> R
             by_host = _host_handler(request)
             if by_host is not None:
                 return by_host
-        if _body_size(request) > config.get_settings().max_body_bytes:
+        if _body_size(request) > _body_limits.get(request.path, config.get_settings().max_body_bytes):
             raise PayloadTooLarge()
         _check_rate_limits(request)
         _check_csrf(request)
@@ -565,6 +571,9 @@ def _add_headers(response: Response, st: RequestState) -> None:
             f"default-src 'self'; script-src 'self' 'nonce-{st.nonce}'; style-src 'self'; img-src 'self' data: https:; "
             f"object-src 'none'; base-uri 'self'; form-action {form_action}; frame-ancestors 'none'"
         )
+        extra_connect = config.get_settings().csp_connect_src.strip()
+        if extra_connect:  # e.g. the S3 origin that presigned uploads go to
+            csp += f"; connect-src 'self' {extra_connect}"
     else:  # JSON, assets, redirects: nothing in them may run
         csp = "default-src 'none'; frame-ancestors 'none'"
     h.setdefault("Content-Security-Policy", csp)

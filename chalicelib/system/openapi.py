@@ -15,7 +15,7 @@ from chalicelib import __version__
 from chalicelib.core.openapi import ERROR_SCHEMA, json_ok, ref
 
 # Areas that publish JSON routes, in the order they appear in the document.
-AREAS = ["system", "accounts", "admin", "payments", "sites", "analytics"]
+AREAS = ["system", "accounts", "admin", "payments", "sites", "social", "analytics"]
 
 
 @lru_cache(maxsize=1)

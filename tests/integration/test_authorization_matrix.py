@@ -18,6 +18,7 @@ from chalicelib.core import web
 from tests.conftest import assert_error
 from tests.integration.analytics import factories as analytics_factories
 from tests.integration.sites import factories as sites_factories
+from tests.integration.social import factories as social_factories
 
 PASSWORD = "a-long-unusual-passphrase"
 
@@ -100,6 +101,7 @@ def _checkout_session(owner) -> str:
 
 OWNED_OBJECT_FACTORIES: dict[str, Callable[..., int | str | dict[str, int]]] = {
     "/api/tokens/{token_id}": lambda owner: service.issue_token(owner, "owned", ["*"]).token.id,
+    **social_factories.FACTORIES,
     "/api/payments/checkout/status/{session_id}": _checkout_session,
     **sites_factories.OWNED_OBJECT_FACTORIES,
     **analytics_factories.OWNED_OBJECT_FACTORIES,

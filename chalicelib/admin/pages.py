@@ -170,7 +170,21 @@ def overview() -> Response:
         suspended_count=o.suspended_users,
         sites_count=o.sites,
         entries=[_audit_row(e) for e in o.recent],
+        traffic=_platform_traffic(),
     )
+
+
+def _platform_traffic() -> dict[str, Any]:
+    """Pageviews on every published site over 30 days, per day (from the analytics rollups)."""
+    from chalicelib.analytics import service as analytics
+
+    days = analytics.platform_traffic(30)
+    top = max((d["pageviews"] for d in days), default=0)
+    points = " ".join(
+        f"{i * 100 / 29:.1f},{22 - (20 * d['pageviews'] / top if top else 0):.1f}" for i, d in enumerate(days)
+    )
+    return {"pageviews": sum(d["pageviews"] for d in days), "visitors": sum(d["visitors"] for d in days),
+            "points": points, "first": days[0]["day"], "last": days[-1]["day"]}  # fmt: skip
 
 
 @bp.route("/admin/users", methods=["GET"])

@@ -81,8 +81,8 @@ def _cards(report: dict[str, Any]) -> list[dict[str, Any]]:
         ("Visit duration", f"{duration // 60}m {duration % 60:02d}s", duration, p["visit_duration_s"], False),
         ("Link clicks", f"{t['clicks']:,}", t["clicks"], p["clicks"], False),
         ("Form submissions", f"{t['form_submissions']:,}", t["form_submissions"], p["form_submissions"], False),
-        ("Revenue", f"{money['amount'] / 100:,.2f} {money['currency'].upper()} · {t['orders']} orders",
-         money["amount"], p["revenue"]["amount"], False),
+        (f"Revenue · {t['orders']:,} order{'' if t['orders'] == 1 else 's'}",
+         f"{money['amount'] / 100:,.2f} {money['currency'].upper()}", money["amount"], p["revenue"]["amount"], False),
     ]  # fmt: skip
     out = []
     for label, value, current, previous, lower_is_better in cards:

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ CLAIM_IDLE_MS = 60_000  # a pending entry this old belongs to a flush that died
 FLUSH_EVENT = "analytics.flush"
 REALTIME_VISITORS_S = 5 * 60
 REALTIME_PAGEVIEWS_MIN = 30
+VISIT_GAP_S = 30 * 60
 events.declare(FLUSH_EVENT)
 
 
@@ -121,11 +122,14 @@ class Pageview:
     browser: str
     os: str
     event_id: str = ""
+    visit_id: int = 0  # set by `append` (or `insert_direct`): the visit this pageview belongs to
+    is_entry: bool = False
 
     def to_json(self) -> str:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["ts"] = int(self.ts.timestamp() * 1000)
         data["visitor_id"] = str(self.visitor_id)
+        data["visit_id"] = str(self.visit_id)
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -133,12 +137,13 @@ class Pageview:
         data = json.loads(raw)
         data["ts"] = datetime.fromtimestamp(int(data["ts"]) / 1000, UTC)
         data["visitor_id"] = int(data["visitor_id"])
+        data["visit_id"] = int(data.get("visit_id") or 0)
         return cls(**data)
 
     def row(self, site_id: int, user_id: int) -> tuple[Any, ...]:
         ts = self.ts.astimezone(UTC).replace(tzinfo=None)
-        return (ts.date(), bytes.fromhex(self.event_id), site_id, user_id, ts, self.visitor_id, self.path,
-                self.source, self.referrer, self.utm_source, self.utm_medium, self.utm_campaign, self.country,
+        return (ts.date(), bytes.fromhex(self.event_id), site_id, user_id, ts, self.visitor_id, self.visit_id,
+                int(self.is_entry), self.path, self.source, self.referrer, self.utm_source, self.utm_medium, self.utm_campaign, self.country,
                 self.device, self.browser, self.os)  # fmt: skip
 
 
@@ -150,22 +155,58 @@ def _realtime_keys(site_key: str, minute: int) -> tuple[str, str]:
     return cache.key("analytics", "rt", "v", site_key), cache.key("analytics", "rt", "pv", site_key, minute)
 
 
+def new_visit_id() -> int:
+    return int.from_bytes(secrets.token_bytes(8), "big") >> 1  # fits a signed BIGINT too
+
+
+# One atomic step per beacon: the visit (continued when the visitor's last pageview is under
+# 30 minutes old, by the ingestion clock), the stream entry, the realtime counters.
+# KEYS: visit, stream, realtime visitors, realtime minute. ARGV: new visit id, now (ms), gap
+# (ms), visit key TTL (s), stream cap, the entry's JSON, visitor id, realtime window (ms),
+# realtime visitors TTL (s), minute TTL (s).
+_APPEND = """
+local now = tonumber(ARGV[2])
+local visit, entry = ARGV[1], '1'
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, ':', 1, true)
+  local last = sep and tonumber(string.sub(current, sep + 1))
+  if last and now - last < tonumber(ARGV[3]) and now >= last then
+    visit = string.sub(current, 1, sep - 1)
+    entry = '0'
+  end
+end
+redis.call('SET', KEYS[1], visit .. ':' .. ARGV[2], 'EX', ARGV[4])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[6], 'v', visit, 'n', entry)
+redis.call('ZADD', KEYS[3], now, ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
+redis.call('EXPIRE', KEYS[3], ARGV[9])
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[10])
+return redis.call('XLEN', KEYS[2])
+"""
+_append_script: Any = None
+
+
+def _visit_key(pv: Pageview) -> str:
+    return cache.key("analytics", "visit", pv.site_key, pv.visitor_id)
+
+
 def append(pv: Pageview) -> int:
-    """Append to the stream and count it for realtime, in one round trip; the stream's
-    length after it. Raises CacheUnavailable when Redis is down."""
+    """Put the pageview in its visit, append it to the stream and count it for realtime, in
+    one atomic round trip; the stream's length after it. Raises CacheUnavailable when
+    Redis is down."""
     ms = int(pv.ts.timestamp() * 1000)
     visitors_key, minute_key = _realtime_keys(pv.site_key, ms // 60_000)
+    gap_ms = VISIT_GAP_S * 1000
+    args = [new_visit_id(), ms, gap_ms, VISIT_GAP_S + 60, STREAM_MAX, pv.to_json(), str(pv.visitor_id),
+            REALTIME_VISITORS_S * 1000, REALTIME_VISITORS_S * 2, (REALTIME_PAGEVIEWS_MIN + 1) * 60]  # fmt: skip
 
     def run(r: Any) -> int:
-        pipe = r.pipeline(transaction=False)
-        pipe.xadd(stream_key(), {"e": pv.to_json()}, maxlen=STREAM_MAX, approximate=True)
-        pipe.zadd(visitors_key, {str(pv.visitor_id): ms})
-        pipe.zremrangebyscore(visitors_key, "-inf", ms - REALTIME_VISITORS_S * 1000)
-        pipe.expire(visitors_key, REALTIME_VISITORS_S * 2)
-        pipe.incr(minute_key)
-        pipe.expire(minute_key, (REALTIME_PAGEVIEWS_MIN + 1) * 60)
-        pipe.xlen(stream_key())
-        return int(pipe.execute()[-1])
+        global _append_script
+        if _append_script is None:
+            _append_script = r.register_script(_APPEND)
+        return int(_append_script(keys=[_visit_key(pv), stream_key(), visitors_key, minute_key], args=args, client=r))
 
     return cache.call(run)
 
@@ -195,7 +236,10 @@ def insert_direct(pv: Pageview, resolve: Callable[[list[str]], dict[str, tuple[i
     if site is None:
         return False
     day = pv.ts.astimezone(UTC).date()
+    naive = pv.ts.astimezone(UTC).replace(tzinfo=None)
     with db.transaction():
+        visit = store.last_visit(site[0], pv.visitor_id, naive - timedelta(seconds=VISIT_GAP_S - 0.001))
+        pv = replace(pv, visit_id=visit or new_visit_id(), is_entry=visit is None)
         store.insert_events([pv.row(*site)])
         if day < now().date():
             store.mark_days_dirty([day])
@@ -271,7 +315,9 @@ def flush(
         views: list[Pageview] = []
         for _entry_id, fields in entries:
             try:
-                views.append(Pageview.from_json(fields["e"]))
+                views.append(
+                    replace(Pageview.from_json(fields["e"]), visit_id=int(fields["v"]), is_entry=fields["n"] == "1")
+                )
             except (KeyError, ValueError, TypeError):
                 result.dropped += 1  # not ours; acknowledged below so it never blocks the stream
         sites = resolve(sorted({v.site_key for v in views})) if views else {}

@@ -206,7 +206,7 @@ class DayFromRaw:
 
 def summarize(rows: Iterable[dict[str, Any]], day: date) -> DayFromRaw:
     """Visits, bounces and dimensions of one site's day from its raw pageviews, ordered by
-    visitor then time: the same rules as the SQL rollup (store.rollup_day)."""
+    visit then time: the same rules as the SQL rollup (store.rollup_day)."""
     totals = Totals()
     hourly: dict[datetime, Totals] = defaultdict(Totals)
     hourly_visitors: dict[datetime, set[int]] = defaultdict(set)
@@ -249,10 +249,12 @@ def summarize(rows: Iterable[dict[str, Any]], day: date) -> DayFromRaw:
         page = dims["page"].setdefault(row["path"], {"visitors": set(), "visits": 0, "pageviews": 0})
         page["visitors"].add(vid)
         page["pageviews"] += 1
-        if visit is None or visit["visitor"] != vid or (ts - visit["last"]).total_seconds() >= store.VISIT_GAP_S:
+        if visit is None or visit["id"] != row["visit_id"]:
             close(visit)
-            visit = {"visitor": vid, "start": ts, "last": ts, "pageviews": 0, "path": row["path"],
-                     **{d: row[d] for d in store.VISIT_DIMENSIONS}}  # fmt: skip
+            visit = {"id": row["visit_id"], "visitor": vid, "start": ts, "last": ts, "pageviews": 0,
+                     "path": row["path"], **{d: row[d] for d in store.VISIT_DIMENSIONS}}  # fmt: skip
+        if row["is_entry"]:  # the visit's attributes are its first pageview's
+            visit.update({"path": row["path"], **{d: row[d] for d in store.VISIT_DIMENSIONS}})
         visit["last"] = ts
         visit["pageviews"] += 1
     close(visit)

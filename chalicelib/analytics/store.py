@@ -15,13 +15,14 @@ from typing import Any
 
 from chalicelib.core import db
 
-EVENT_COLUMNS = ("day", "event_id", "site_id", "user_id", "ts", "visitor_id", "path", "source", "referrer",
+EVENT_COLUMNS = ("day", "event_id", "site_id", "user_id", "ts", "visitor_id", "visit_id", "is_entry", "path", "source",
+                 "referrer",
                  "utm_source", "utm_medium", "utm_campaign", "country", "device", "browser", "os")  # fmt: skip
 # Dimensions a visit carries (from its first pageview); `page` is per pageview.
 VISIT_DIMENSIONS = ("source", "referrer", "utm_source", "utm_medium", "utm_campaign", "country", "device", "browser",
                     "os")  # fmt: skip
 DIMENSIONS = ("page", *VISIT_DIMENSIONS)
-VISIT_GAP_S = 30 * 60
+VISIT_GAP_S = 30 * 60  # a pageview this long after the visitor's last starts a new visit
 _INSERT_CHUNK = 1000
 
 
@@ -117,23 +118,16 @@ def rollup_day(day: date, gone_sites: Sequence[int], activity: list[tuple[int, i
     db.execute("DELETE FROM analytics_daily WHERE day = %s", (day,))
     db.execute("DELETE FROM analytics_hourly WHERE hour >= %s AND hour < %s", (start, start + timedelta(days=1)))
 
-    # Visits: a visitor's pageviews with gaps under 30 minutes; each visit keeps the
-    # attributes of its first pageview (new_visit = 1 marks exactly that row).
-    attrs = ", ".join(f"MAX(IF(new_visit = 1, {c}, NULL))" for c in ("path", *VISIT_DIMENSIONS))
+    # Visits: the collect route put each pageview in a visit (a visitor's pageviews with gaps
+    # under 30 minutes); a visit keeps the attributes of its first pageview (is_entry).
+    attrs = ", ".join(f"COALESCE(MAX(IF(is_entry = 1, {c}, NULL)), '')" for c in ("path", *VISIT_DIMENSIONS))
     db.execute(
-        "INSERT INTO analytics_rollup_visits (day, site_id, visitor_id, visit_no, user_id, started_at, pageviews, "  # noqa: S608 - fixed column names; values are parameters
+        "INSERT INTO analytics_rollup_visits (day, site_id, visit_id, visitor_id, user_id, started_at, pageviews, "  # noqa: S608 - fixed column names; values are parameters
         f"duration_s, path, {', '.join(VISIT_DIMENSIONS)}) "
-        f"SELECT %s, site_id, visitor_id, visit_no, user_id, MIN(ts), COUNT(*), "
-        f"TIMESTAMPDIFF(SECOND, MIN(ts), MAX(ts)), {attrs} FROM ("
-        "  SELECT e.*, SUM(new_visit) OVER (PARTITION BY site_id, visitor_id ORDER BY ts, event_id "
-        "    ROWS UNBOUNDED PRECEDING) AS visit_no FROM ("
-        f"    SELECT site_id, user_id, visitor_id, ts, event_id, path, {', '.join(VISIT_DIMENSIONS)}, "
-        "      IF(LAG(ts) OVER w IS NULL OR ts >= LAG(ts) OVER w + INTERVAL %s SECOND, 1, 0) AS new_visit "
-        f"    FROM analytics_events WHERE day = %s{skip_sql} "
-        "    WINDOW w AS (PARTITION BY site_id, visitor_id ORDER BY ts, event_id)"
-        "  ) e"
-        ") v GROUP BY site_id, visitor_id, visit_no, user_id",
-        [day, VISIT_GAP_S, day, *skip],
+        "SELECT %s, site_id, visit_id, MAX(visitor_id), user_id, MIN(ts), COUNT(*), "
+        f"TIMESTAMPDIFF(SECOND, MIN(ts), MAX(ts)), {attrs} "
+        f"FROM analytics_events WHERE day = %s{skip_sql} GROUP BY site_id, visit_id, user_id",
+        [day, day, *skip],
     )
     db.execute(
         "INSERT INTO analytics_daily (site_id, day, user_id, visitors, visits, pageviews, bounces, duration_s) "
@@ -287,6 +281,16 @@ def raw_events(site_id: int, start: datetime, end: datetime) -> list[dict[str, A
         "ORDER BY visitor_id, ts, event_id",
         (site_id, start, end),
     )
+
+
+def last_visit(site_id: int, visitor_id: int, since: datetime) -> int | None:
+    """The visit of this visitor's latest pageview after `since` (when Redis is down)."""
+    row = db.fetch_one(
+        "SELECT visit_id FROM analytics_events WHERE site_id = %s AND ts >= %s AND visitor_id = %s "
+        "ORDER BY ts DESC LIMIT 1",
+        (site_id, since, visitor_id),
+    )
+    return int(row["visit_id"]) if row else None
 
 
 def recent_counts(site_id: int, since_visitors: datetime, since_pageviews: datetime) -> tuple[int, int]:

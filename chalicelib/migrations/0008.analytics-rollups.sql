@@ -5,6 +5,8 @@
 
 -- Raw pageviews as the flush inserts them. Nothing here identifies a person: visitor_id is
 -- a keyed hash whose key (a daily salt) is deleted after its day; no IP, no user agent.
+-- visit_id: the visit the collect route put the pageview in (a visitor's pageviews with gaps
+-- under 30 minutes; is_entry marks its first pageview).
 -- Partitioned by day so old days go with DROP PARTITION (the analytics_partitions schedule
 -- adds tomorrow's partitions out of p_future and drops those older than 35 days). A
 -- partitioned table can have no foreign keys and its unique keys must include `day`:
@@ -16,6 +18,8 @@ CREATE TABLE analytics_events (
     user_id BIGINT UNSIGNED NOT NULL,
     ts DATETIME(3) NOT NULL,
     visitor_id BIGINT UNSIGNED NOT NULL,
+    visit_id BIGINT UNSIGNED NOT NULL,
+    is_entry TINYINT(1) NOT NULL DEFAULT 0,
     path VARCHAR(255) NOT NULL,
     source VARCHAR(100) NOT NULL DEFAULT '',
     referrer VARCHAR(255) NOT NULL DEFAULT '',
@@ -109,8 +113,8 @@ CREATE TABLE analytics_daily_dimensions (
 CREATE TABLE analytics_rollup_visits (
     day DATE NOT NULL,
     site_id BIGINT UNSIGNED NOT NULL,
+    visit_id BIGINT UNSIGNED NOT NULL,
     visitor_id BIGINT UNSIGNED NOT NULL,
-    visit_no INT UNSIGNED NOT NULL,
     user_id BIGINT UNSIGNED NOT NULL,
     path VARCHAR(255) NOT NULL,
     started_at DATETIME(3) NOT NULL,
@@ -125,7 +129,7 @@ CREATE TABLE analytics_rollup_visits (
     device VARCHAR(10) NOT NULL,
     browser VARCHAR(50) NOT NULL,
     os VARCHAR(50) NOT NULL,
-    PRIMARY KEY (day, site_id, visitor_id, visit_no)
+    PRIMARY KEY (day, site_id, visit_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- Days to roll up again: the open day, days the flush inserted late events into, days an

@@ -61,9 +61,10 @@ def _get_event(path: str, query: dict[str, str], token: str) -> dict[str, Any]:
 
 def run(args: Any) -> dict[str, Any]:
     os.environ["EVENTS_BACKEND"] = "inprocess"
-    os.environ["ANALYTICS_COLLECT_RATE_PER_MINUTE"] = "1000000000"  # capacity, not the limiter
+    os.environ["ANALYTICS_COLLECT_RATE_PER_MINUTE"] = "6000000"  # capacity, not the limiter
     os.environ["ANALYTICS_FLUSH_THRESHOLD"] = "1000000000"  # one flush at the end, measured
-    os.environ["API_RATE_PER_MINUTE"] = "1000000000"
+    os.environ["API_RATE_PER_MINUTE"] = "6000000"
+    os.environ["DB_READ_TIMEOUT"] = "900"  # generating and deleting a million rows
     sys.path.insert(0, str(ROOT))
     import bench as foundation
 
@@ -179,12 +180,14 @@ def _rollup(args: Any, service: Any, db: Any, site_ids: list[int], run_id: str, 
     assert site_ids == list(range(first, first + len(site_ids))), "bench sites have consecutive ids"
     t = time.perf_counter()
     # seq % 100 picks the site, (seq div 100) % 30 the day, a multiplicative hash the second
-    # of the day and one of ~200 visitors per site and day; columns cycle through values.
+    # of the day and one of ~200 visitors per site and day, each in a visit per 3 hours;
+    # columns cycle through values.
     db.execute(
-        "INSERT INTO analytics_events (day, event_id, site_id, user_id, ts, visitor_id, path, source, referrer, "  # noqa: S608 - ids are ours, as parameters
+        "INSERT INTO analytics_events (day, event_id, site_id, user_id, ts, visitor_id, visit_id, is_entry, path, source, referrer, "  # noqa: S608 - ids are ours, as parameters
         "utm_source, utm_medium, utm_campaign, country, device, browser, os) "
         "SELECT d, UNHEX(MD5(CONCAT(%s, seq))), %s + seq %% 100, %s, "
         "  TIMESTAMP(d) + INTERVAL ((seq * 7919) %% 86400) SECOND, (seq * 2654435761) %% 200 + 1, "
+        "  ((seq * 2654435761) %% 200 + 1) * 100 + ((seq * 7919) %% 86400) div 10800, (seq div 100) %% 3 = 0, "
         "  ELT(1 + seq %% 5, '/', '/about', '/shop', '/blog/hello', '/contact'), "
         "  ELT(1 + (seq div 7) %% 5, 'Direct', 'Instagram', 'Google', 'X', 'Direct'), "
         "  ELT(1 + (seq div 7) %% 5, '', 'l.instagram.com', 'google.com', 't.co', ''), "
@@ -229,7 +232,7 @@ def _report(mewayz: Any, ctx: Any, service: Any, db: Any, cache: Any, site_id: i
     midnight = datetime.combine(today, datetime.min.time())
     span = max(1, int((now - midnight).total_seconds()) - 1)
     raw = [(today, uuid.uuid4().bytes, site_id, user_id, midnight + timedelta(seconds=(i * 7919) % span), i % 900 + 1,
-            ("/", "/about", "/shop")[i % 3], "Direct", "", "", "", "", "US", "Mobile", "Safari", "iOS")
+            i % 900 + 1, int(i < 900), ("/", "/about", "/shop")[i % 3], "Direct", "", "", "", "", "US", "Mobile", "Safari", "iOS")
            for i in range(per_day)]  # fmt: skip
     from chalicelib.analytics import store
 

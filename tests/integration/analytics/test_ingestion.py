@@ -24,6 +24,22 @@ def test_the_same_visitor_on_the_same_day_is_one_visitor(site, beacon, clock) ->
     assert first == second != other
 
 
+def test_visits_are_pageviews_with_gaps_under_30_minutes(site, beacon, clock) -> None:
+    beacon(site["key"], "https://alice.mewayz.site/")
+    clock.set(2026, 11, 20, 12, 29, 59)  # 29:59 later: the same visit
+    beacon(site["key"], "https://alice.mewayz.site/about")
+    clock.set(2026, 11, 20, 12, 59, 59)  # exactly 30 minutes after the last: a new one
+    beacon(site["key"], "https://alice.mewayz.site/")
+    beacon(site["key"], "https://alice.mewayz.site/", ip="198.51.100.4")  # someone else, at the same time
+    service.flush()
+    rows = db.fetch_all("SELECT visitor_id, visit_id, is_entry FROM analytics_events ORDER BY ts, visitor_id = %s",
+                        (_visitors()[0],))  # fmt: skip
+    first, second, third = rows[0], rows[1], next(r for r in rows[2:] if r["visitor_id"] == rows[0]["visitor_id"])
+    other = next(r for r in rows[2:] if r["visitor_id"] != rows[0]["visitor_id"])
+    assert first["visit_id"] == second["visit_id"] != third["visit_id"] != other["visit_id"]
+    assert (first["is_entry"], second["is_entry"], third["is_entry"], other["is_entry"]) == (1, 0, 1, 1)
+
+
 def test_the_next_day_has_a_new_salt_so_a_new_visitor_id(site, beacon, clock) -> None:
     beacon(site["key"])
     day_one_key = cache.key("analytics", "salt", "2026-11-20")
@@ -95,6 +111,8 @@ def test_redis_down_events_still_land(site, beacon, clock, monkeypatch) -> None:
     rows = db.fetch_all("SELECT path, utm_source FROM analytics_events ORDER BY ts, path")
     assert sorted((r["path"], r["utm_source"]) for r in rows) == [("/", "ig"), ("/two", "")]
     assert len(set(_visitors())) == 1  # the process's own salt for the day
+    visits = db.fetch_all("SELECT visit_id, is_entry FROM analytics_events ORDER BY ts, is_entry DESC")
+    assert visits[0]["visit_id"] == visits[1]["visit_id"] and sorted(v["is_entry"] for v in visits) == [0, 1]
     # Realtime falls back to MySQL.
     r = site["owner"]
     from tests.conftest import Api  # noqa: F401 - the api fixture is used below through the request

@@ -16,10 +16,12 @@ from tests.integration.sites.conftest import count_queries
 DAY = date(2026, 11, 18)
 
 
-def _row(site: dict, visitor: int, at: str, path: str, source: str = "Direct", *, utm_source: str = "",
-         utm_campaign: str = "", country: str = "", device: str = "Desktop", referrer: str = "") -> tuple:  # fmt: skip
+def _row(site: dict, visitor: int, at: str, path: str, source: str = "Direct", *, visit: int, entry: bool = False,
+         utm_source: str = "", utm_campaign: str = "", country: str = "", device: str = "Desktop",
+         referrer: str = "") -> tuple:  # fmt: skip
     ts = datetime.fromisoformat(at)
-    return (ts.date(), uuid.uuid4().bytes, site["id"], site["owner"].user.id, ts, visitor, path, source, referrer,
+    return (ts.date(), uuid.uuid4().bytes, site["id"], site["owner"].user.id, ts, visitor, visit, int(entry), path,
+            source, referrer,
             utm_source, "", utm_campaign, country, device, "Chrome", "Android" if device == "Mobile" else "Linux")  # fmt: skip
 
 
@@ -31,15 +33,15 @@ def known_day(site, make_owner, create_site, publish) -> dict:
     other = create_site(other_owner, "bob")
     other_site = {"id": other["id"], "owner": other_owner}
     store.insert_events([
-        _row(site, 1, "2026-11-18 10:00:00", "/", "Instagram", utm_source="ig", utm_campaign="fall", country="PT",
-             device="Mobile", referrer="l.instagram.com"),
-        _row(site, 1, "2026-11-18 10:05:00", "/about", country="PT", device="Mobile"),
-        _row(site, 1, "2026-11-18 10:50:00", "/", country="PT", device="Mobile"),  # 45 min later: a new visit
-        _row(site, 2, "2026-11-18 11:00:00", "/shop", "Google", country="US", referrer="google.com"),
-        _row(site, 3, "2026-11-18 23:59:00", "/"),
-        _row(site, 3, "2026-11-18 23:59:30", "/about"),
-        _row(site, 4, "2026-11-19 08:00:00", "/"),  # the next day
-        _row(other_site, 9, "2026-11-18 12:00:00", "/"),  # another site
+        _row(site, 1, "2026-11-18 10:00:00", "/", "Instagram", visit=11, entry=True, utm_source="ig",
+             utm_campaign="fall", country="PT", device="Mobile", referrer="l.instagram.com"),
+        _row(site, 1, "2026-11-18 10:05:00", "/about", visit=11, country="PT", device="Mobile"),
+        _row(site, 1, "2026-11-18 10:50:00", "/", visit=12, entry=True, country="PT", device="Mobile"),  # 45 min later
+        _row(site, 2, "2026-11-18 11:00:00", "/shop", "Google", visit=21, entry=True, country="US", referrer="google.com"),
+        _row(site, 3, "2026-11-18 23:59:00", "/", visit=31, entry=True),
+        _row(site, 3, "2026-11-18 23:59:30", "/about", visit=31),
+        _row(site, 4, "2026-11-19 08:00:00", "/", visit=41, entry=True),  # the next day
+        _row(other_site, 9, "2026-11-18 12:00:00", "/", visit=91, entry=True),  # another site
     ])  # fmt: skip
     owner_id = site["owner"].user.id
     for _ in range(3):

@@ -17,8 +17,8 @@ def test_partitions_are_added_ahead_and_dropped_after_35_days(clock) -> None:
     first = service.maintain_partitions(datetime(2026, 10, 1, tzinfo=UTC))
     assert first["added"] == ["p20261001", "p20261002", "p20261003", "p20261004"]
     assert service.maintain_partitions(datetime(2026, 10, 1, tzinfo=UTC)) == {"added": [], "dropped": []}
-    rows = [(date(2026, 10, 2), b"x" * 16, 1, 1, datetime(2026, 10, 2, 9), 1, "/", "Direct", "", "", "", "", "", "Desktop",
-             "Chrome", "Linux")]  # fmt: skip
+    rows = [(date(2026, 10, 2), b"x" * 16, 1, 1, datetime(2026, 10, 2, 9), 1, 1, 1, "/", "Direct", "", "", "", "", "",
+             "Desktop", "Chrome", "Linux")]  # fmt: skip
     store.insert_events(rows)
     later = service.maintain_partitions(datetime(2026, 11, 7, tzinfo=UTC))
     assert later["dropped"] == ["p20261001", "p20261002"]  # their days ended 35 days ago or more

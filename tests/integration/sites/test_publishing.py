@@ -66,7 +66,9 @@ def test_publish_renders_every_block_type_in_every_template(api, owner, create_s
     # The page's own policy: only the analytics tracker runs (by its hash), the inline style by
     # hash, frames only from the embed provider.
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1).replace("&#39;", "'")
-    assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+';", csp) and "frame-src https://www.youtube-nocookie.com" in csp
+    assert (
+        re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+';", csp) and "frame-src https://www.youtube-nocookie.com" in csp
+    )
     assert len(re.findall(r"<script>[^<]*sendBeacon[^<]*</script>", page)) == page.count("<script") == 1
     assert "form-action http://127.0.0.1:8000" in csp and "default-src 'none'" in csp
     status, about = _page(api, site["domain"], "about")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -197,90 +196,41 @@ class Totals:
             self.revenue[currency] = self.revenue.get(currency, 0) + amount
 
 
-@dataclass
-class DayFromRaw:
-    totals: Totals
-    hourly: dict[datetime, Totals]
-    dimensions: dict[str, dict[str, dict[str, int]]]
+class OpenDay:
+    """Today for one site (the open window): totals at once, per hour and per dimension only
+    when asked, each from one aggregate query on its raw events (no row comes to Python)."""
+
+    def __init__(self, user: User, site_id: int, day: date) -> None:
+        self.site_id = site_id
+        self.start = datetime.combine(day, time.min)
+        self.end = self.start + timedelta(days=1)
+        self.totals = Totals()
+        self.totals.add(store.open_totals(site_id, self.start, self.end))
+        activity = sites.daily_activity(user, site_id, day, day).get(day, {})
+        self.totals.clicks = activity.get("clicks", 0)
+        self.totals.form_submissions = activity.get("form_submissions", 0)
+        for row in store.orders_on(site_id, day):
+            self.totals.orders += int(row["orders"])
+            self.totals.revenue[row["currency"]] = self.totals.revenue.get(row["currency"], 0) + int(row["amount"])
+
+    @property
+    def hourly(self) -> dict[datetime, Totals]:
+        out: dict[datetime, Totals] = {}
+        for hour, counts in store.open_hourly(self.site_id, self.start, self.end).items():
+            t = Totals()
+            t.add(counts)
+            out[self.start + timedelta(hours=hour)] = t
+        return out
+
+    def dimension(self, name: str) -> dict[str, dict[str, int]]:
+        return {r["value"]: {k: int(r[k] or 0) for k in ("visitors", "visits", "pageviews")}
+                for r in store.open_dimension(self.site_id, name, self.start, self.end)}  # fmt: skip
 
 
-def summarize(rows: Iterable[dict[str, Any]], day: date) -> DayFromRaw:
-    """Visits, bounces and dimensions of one site's day from its raw pageviews, ordered by
-    visit then time: the same rules as the SQL rollup (store.rollup_day)."""
-    totals = Totals()
-    hourly: dict[datetime, Totals] = defaultdict(Totals)
-    hourly_visitors: dict[datetime, set[int]] = defaultdict(set)
-    dims: dict[str, dict[str, dict[str, Any]]] = {d: {} for d in store.DIMENSIONS}
-    visitors: set[int] = set()
-    visit: dict[str, Any] | None = None
-    midnight = datetime.combine(day, time.min)
-
-    def close(v: dict[str, Any] | None) -> None:
-        if v is None:
-            return
-        totals.visits += 1
-        duration = int((v["last"] - v["start"]).total_seconds())
-        totals.duration_s += duration
-        bounce = int(v["pageviews"] == 1)
-        totals.bounces += bounce
-        hour = midnight + timedelta(hours=v["start"].hour)
-        hourly[hour].visits += 1
-        hourly[hour].bounces += bounce
-        hourly[hour].duration_s += duration
-        page = dims["page"].setdefault(v["path"], {"visitors": set(), "visits": 0, "pageviews": 0})
-        page["visits"] += 1
-        for d in store.VISIT_DIMENSIONS:
-            value = v[d]
-            if not value:
-                continue
-            entry = dims[d].setdefault(value, {"visitors": set(), "visits": 0, "pageviews": 0})
-            entry["visitors"].add(v["visitor"])
-            entry["visits"] += 1
-            entry["pageviews"] += v["pageviews"]
-
-    for row in rows:
-        ts = row["ts"]
-        vid = int(row["visitor_id"])
-        visitors.add(vid)
-        totals.pageviews += 1
-        hour = midnight + timedelta(hours=ts.hour)
-        hourly[hour].pageviews += 1
-        hourly_visitors[hour].add(vid)
-        page = dims["page"].setdefault(row["path"], {"visitors": set(), "visits": 0, "pageviews": 0})
-        page["visitors"].add(vid)
-        page["pageviews"] += 1
-        if visit is None or visit["id"] != row["visit_id"]:
-            close(visit)
-            visit = {"id": row["visit_id"], "visitor": vid, "start": ts, "last": ts, "pageviews": 0,
-                     "path": row["path"], **{d: row[d] for d in store.VISIT_DIMENSIONS}}  # fmt: skip
-        if row["is_entry"]:  # the visit's attributes are its first pageview's
-            visit.update({"path": row["path"], **{d: row[d] for d in store.VISIT_DIMENSIONS}})
-        visit["last"] = ts
-        visit["pageviews"] += 1
-    close(visit)
-    totals.visitors = len(visitors)
-    for hour, seen in hourly_visitors.items():
-        hourly[hour].visitors = len(seen)
-    flat = {
-        d: {value: {"visitors": len(e["visitors"]), "visits": e["visits"], "pageviews": e["pageviews"]}
-            for value, e in values.items()}
-        for d, values in dims.items()
-    }  # fmt: skip
-    return DayFromRaw(totals, dict(hourly), flat)
-
-
-def _open_day(user: User, site_id: int, day: date) -> DayFromRaw:
+def _open_day(user: User, site_id: int, day: date) -> OpenDay:
     """Today for one site: raw events, plus the sites area's clicks and submissions and
     the orders paid today."""
-    start = datetime.combine(day, time.min)
-    result = summarize(store.raw_events(site_id, start, start + timedelta(days=1)), day)
-    activity = sites.daily_activity(user, site_id, day, day).get(day, {})
-    result.totals.clicks = activity.get("clicks", 0)
-    result.totals.form_submissions = activity.get("form_submissions", 0)
-    for row in store.orders_on(site_id, day):
-        result.totals.orders += int(row["orders"])
-        result.totals.revenue[row["currency"]] = result.totals.revenue.get(row["currency"], 0) + int(row["amount"])
-    return result
+    return OpenDay(user, site_id, day)
 
 
 # ---- ranges and plans ------------------------------------------------------------------------
@@ -364,7 +314,7 @@ def _includes_today(r: Range) -> bool:
     return r.start <= today() <= r.end
 
 
-def _totals(user: User, site_id: int, r: Range, open_day: DayFromRaw | None) -> tuple[Totals, dict[date, Totals]]:
+def _totals(user: User, site_id: int, r: Range, open_day: OpenDay | None) -> tuple[Totals, dict[date, Totals]]:
     """Totals of a range and per day: rollups for closed days, raw events for today."""
     per_day: dict[date, Totals] = defaultdict(Totals)
     closed = _closed(r)
@@ -405,7 +355,7 @@ def totals_json(t: Totals) -> dict[str, Any]:
     }
 
 
-def _series(site_id: int, r: Range, per_day: dict[date, Totals], open_day: DayFromRaw | None) -> list[dict[str, Any]]:
+def _series(site_id: int, r: Range, per_day: dict[date, Totals], open_day: OpenDay | None) -> list[dict[str, Any]]:
     series: list[dict[str, Any]] = []
     if r.granularity == "hour":
         hours: dict[datetime, Totals] = defaultdict(Totals)
@@ -491,7 +441,7 @@ def breakdown(user: User, site_id: int, dimension: str, r: Range, limit: int) ->
         for row in store.dimension_rows(site.id, dimension, *closed, 1000 if include_today else limit):
             merged[row["value"]] = {k: int(row[k]) for k in ("visitors", "visits", "pageviews")}
     if include_today:
-        live = _open_day(user, site.id, today()).dimensions.get(dimension, {})
+        live = _open_day(user, site.id, today()).dimension(dimension)
         for value, counts in live.items():
             entry = merged.setdefault(value, {"visitors": 0, "visits": 0, "pageviews": 0})
             for k in entry:

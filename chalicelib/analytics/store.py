@@ -273,13 +273,60 @@ def platform_daily(start: date, end: date) -> list[dict[str, Any]]:
 # ---- the open day: raw events of one site ------------------------------------------------
 
 
-def raw_events(site_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """One site's pageviews in [start, end), ordered per visitor (the open window only)."""
-    cols = ", ".join(c for c in EVENT_COLUMNS if c not in ("day", "site_id", "user_id"))
-    return db.fetch_all(
-        f"SELECT {cols} FROM analytics_events WHERE site_id = %s AND ts >= %s AND ts < %s "  # noqa: S608
-        "ORDER BY visitor_id, ts, event_id",
+_OPEN = "FROM analytics_events WHERE site_id = %s AND ts >= %s AND ts < %s"
+_OPEN_VISITS = (
+    "SELECT visit_id, MAX(visitor_id) AS visitor_id, MIN(ts) AS started_at, COUNT(*) AS pageviews, "
+    f"TIMESTAMPDIFF(SECOND, MIN(ts), MAX(ts)) AS duration_s {_OPEN} GROUP BY visit_id"
+)
+
+
+def open_totals(site_id: int, start: datetime, end: datetime) -> dict[str, Any]:
+    """Totals of one site's raw pageviews in [start, end) (the open window only), with the
+    same rules as the rollup: visits as the collect route assigned them."""
+    row = db.fetch_one(
+        "SELECT COUNT(DISTINCT visitor_id) AS visitors, COUNT(*) AS visits, COALESCE(SUM(pageviews), 0) AS pageviews, "  # noqa: S608 - fixed SQL; values are parameters
+        "COALESCE(SUM(pageviews = 1), 0) AS bounces, COALESCE(SUM(duration_s), 0) AS duration_s "
+        f"FROM ({_OPEN_VISITS}) v",
         (site_id, start, end),
+    )
+    return dict(row or {})
+
+
+def open_hourly(site_id: int, start: datetime, end: datetime) -> dict[int, dict[str, int]]:
+    """Per hour of the open window: visitors and pageviews, and visits by their start hour."""
+    hours: dict[int, dict[str, int]] = {}
+    for r in db.fetch_all(
+        f"SELECT HOUR(ts) AS h, COUNT(DISTINCT visitor_id) AS visitors, COUNT(*) AS pageviews {_OPEN} GROUP BY HOUR(ts)",
+        (site_id, start, end),
+    ):
+        hours[int(r["h"])] = {"visitors": int(r["visitors"]), "pageviews": int(r["pageviews"])}
+    for r in db.fetch_all(
+        "SELECT HOUR(started_at) AS h, COUNT(*) AS visits, SUM(pageviews = 1) AS bounces, SUM(duration_s) AS duration_s "  # noqa: S608 - fixed SQL; values are parameters
+        f"FROM ({_OPEN_VISITS}) v GROUP BY HOUR(started_at)",
+        (site_id, start, end),
+    ):
+        hours.setdefault(int(r["h"]), {}).update(
+            {"visits": int(r["visits"]), "bounces": int(r["bounces"]), "duration_s": int(r["duration_s"])}
+        )
+    return hours
+
+
+def open_dimension(site_id: int, dimension: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One dimension's values over the open window, as the rollup computes them."""
+    if dimension == "page":
+        return db.fetch_all(
+            "SELECT path AS value, COUNT(DISTINCT visitor_id) AS visitors, SUM(is_entry) AS visits, "
+            f"COUNT(*) AS pageviews {_OPEN} GROUP BY path",
+            (site_id, start, end),
+        )
+    if dimension not in VISIT_DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    return db.fetch_all(
+        f"SELECT e.{dimension} AS value, COUNT(DISTINCT e.visitor_id) AS visitors, COUNT(*) AS visits, "  # noqa: S608 - dimension from the fixed list
+        f"SUM(v.pageviews) AS pageviews FROM analytics_events e JOIN ({_OPEN_VISITS}) v ON v.visit_id = e.visit_id "
+        f"WHERE e.site_id = %s AND e.ts >= %s AND e.ts < %s AND e.is_entry = 1 AND e.{dimension} <> '' "
+        f"GROUP BY e.{dimension}",
+        (site_id, start, end, site_id, start, end),
     )
 
 

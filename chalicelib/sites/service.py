@@ -807,7 +807,7 @@ def preview(user: User, site_id: int, page_id: int, draft: dict[str, Any] | None
         pages = [page if p.id == page.id else p for p in pages]
     snapshot = {"name": site.name, "domain": site.domain, "template": site.template, "settings": site.settings,
                 "features": features_of(user)}  # fmt: skip
-    ctx = page_context(site.id, snapshot, site.analytics_key)
+    ctx = page_context(site.id, snapshot, None)  # no analytics key: a preview is no visit (and runs no tracker)
     html = render.render_page(ctx, page, pages, now(), preview=True)
     match = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html)
     return html, (match.group(1).replace("&#39;", "'") if match else "default-src 'none'")

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from chalicelib.accounts import access
-from chalicelib.core.openapi import PAGE_PARAMETERS, error_responses, json_body, json_ok, list_of, ref
+from chalicelib.core.openapi import (
+    PAGE_PARAMETERS,
+    email,
+    error_responses,
+    json_body,
+    json_ok,
+    list_of,
+    password,
+    ref,
+    text,
+)
 
 _ABILITY = {"enum": ["*", *access.ABILITIES]}
 
@@ -46,17 +56,17 @@ _REGISTER = {
     "type": "object",
     "required": ["name", "email", "password"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 255},
-        "email": {"type": "string", "format": "email", "maxLength": 255},
-        "password": {"type": "string", "minLength": 10, "maxLength": 1024},
+        "name": text(),
+        "email": email(),
+        "password": password(min_length=10),
     },
 }
 _LOGIN = {
     "type": "object",
     "required": ["email", "password"],
     "properties": {
-        "email": {"type": "string", "format": "email"},
-        "password": {"type": "string"},
+        "email": email(),
+        "password": password(),
         "token_name": {"type": "string", "maxLength": 100},
     },
 }
@@ -64,7 +74,7 @@ _CREATE_TOKEN = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "name": text(max_length=100),
         "abilities": {"type": "array", "items": _ABILITY, "minItems": 1},
     },
 }

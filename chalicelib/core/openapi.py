@@ -8,6 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.core.validation import EMAIL_PATTERN
+
+# What core/validation.Validator accepts, said in the schema so that schema-valid input is
+# valid input (schemathesis' positive_data_acceptance holds the document to that).
+NO_NUL = "^[^\\x00]*$"  # Validator.text refuses NUL characters
+SOME_TEXT = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"  # …and text that is empty once stripped
+
+
+def text(min_length: int = 1, max_length: int = 255) -> dict[str, Any]:
+    """A Validator.text field: stripped, not empty, no NUL."""
+    return {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": SOME_TEXT}
+
+
+def email() -> dict[str, Any]:
+    """A Validator.email field."""
+    return {"type": "string", "format": "email", "maxLength": 255, "pattern": EMAIL_PATTERN}
+
+
+def password(min_length: int = 1) -> dict[str, Any]:
+    """A Validator.password field (not stripped: spaces are password characters)."""
+    return {"type": "string", "minLength": min_length, "maxLength": 1024, "pattern": NO_NUL}
+
 
 def error_responses(*statuses: int) -> dict[str, Any]:
     text = {400: "Malformed request", 401: "Missing or invalid credentials", 403: "Not allowed",
@@ -46,7 +68,13 @@ def list_of(schema: dict[str, Any]) -> dict[str, Any]:
 
 PAGE_PARAMETERS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {
+        "name": "cursor",
+        "in": "query",
+        "description": "Opaque: the next_cursor of the previous page (empty or absent for the first page). "
+        "A value the API did not issue is refused with 422.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "maxLength": 200},
+    },
 ]
 
 ERROR_SCHEMA = {

@@ -18,6 +18,11 @@ from chalicelib.accounts.routes import bp as accounts_api_bp
 from chalicelib.admin.pages import bp as admin_pages_bp
 from chalicelib.admin.routes import bp as admin_api_bp
 from chalicelib.core import db, events, observability, web
+from chalicelib.payments import handlers as payments_handlers
+from chalicelib.payments import service as payments_service
+from chalicelib.payments import webhooks as payments_webhooks
+from chalicelib.payments.pages import bp as payments_pages_bp
+from chalicelib.payments.routes import bp as payments_api_bp
 from chalicelib.system import handlers as system_handlers
 from chalicelib.system import service as system_service
 from chalicelib.system.routes import bp as system_bp
@@ -31,6 +36,8 @@ app.register_blueprint(accounts_pages_bp)
 app.register_blueprint(dev_mail_bp)
 app.register_blueprint(admin_api_bp)
 app.register_blueprint(admin_pages_bp)
+app.register_blueprint(payments_api_bp)
+app.register_blueprint(payments_pages_bp)
 web.register_fallback_routes(app)  # last: only what no route above matches
 
 
@@ -78,6 +85,23 @@ def accounts_events(event: Any) -> dict[str, Any]:
     return ACCOUNTS_EVENTS.consume(event)
 
 
+# payments: Stripe events stored by the webhook receiver, and the receipt of each payment.
+PAYMENTS_EVENTS = events.route(
+    "payments",
+    {
+        payments_webhooks.STRIPE_EVENT: payments_handlers.process_stripe_event,
+        payments_service.PAYMENT_COMPLETED: payments_handlers.send_receipt,
+    },
+)
+
+
+# One message per invocation: applying an event may wait on Stripe (read-backs) and each
+# message should have the whole function timeout.
+@app.on_sqs_message(queue=PAYMENTS_EVENTS.queue, batch_size=1)
+def payments_events(event: Any) -> dict[str, Any]:
+    return PAYMENTS_EVENTS.consume(event)
+
+
 # ---- schedules -----------------------------------------------------------------------
 
 
@@ -89,6 +113,16 @@ def event_canary(_event: Any) -> None:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def event_outbox_relay(_event: Any) -> None:
     system_handlers.relay_outbox()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def billing_upkeep(_event: Any) -> None:
+    payments_handlers.billing_upkeep()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def processed_events_cleanup(_event: Any) -> None:
+    payments_handlers.prune_processed_events()
 
 
 # ---- deploy-time functions -----------------------------------------------------------

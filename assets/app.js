@@ -130,6 +130,50 @@
         },
       };
     });
+
+    // Billing period switch on /billing: <section x-data="billingIntervals"> with buttons
+    // @click="showMonth|showYear|showPass" and groups x-show="isMonth|isYear|isPass".
+    // Without JavaScript every group stays visible.
+    Alpine.data('billingIntervals', function () {
+      var active = 'btn-primary';
+      var idle = 'btn-ghost';
+      return {
+        interval: 'month',
+        get isMonth() { return this.interval === 'month'; },
+        get isYear() { return this.interval === 'year'; },
+        get isPass() { return this.interval === 'pass'; },
+        get monthClass() { return this.isMonth ? active : idle; },
+        get yearClass() { return this.isYear ? active : idle; },
+        get passClass() { return this.isPass ? active : idle; },
+        get monthPressed() { return this.isMonth ? 'true' : 'false'; },
+        get yearPressed() { return this.isYear ? 'true' : 'false'; },
+        get passPressed() { return this.isPass ? 'true' : 'false'; },
+        showMonth: function () { this.interval = 'month'; },
+        showYear: function () { this.interval = 'year'; },
+        showPass: function () { this.interval = 'pass'; },
+      };
+    });
+
+    // Reload the page a few times while something finishes elsewhere (a payment being
+    // confirmed by its webhook): <div x-data="autoRefresh" data-refresh-ms="1500"
+    // data-max-refreshes="20">. Counts per address in sessionStorage, so it stops.
+    Alpine.data('autoRefresh', function () {
+      return {
+        init: function () {
+          var el = this.$el;
+          var wait = parseInt(el.getAttribute('data-refresh-ms') || '2000', 10);
+          var max = parseInt(el.getAttribute('data-max-refreshes') || '10', 10);
+          var key = 'mewayz:refreshes:' + window.location.pathname + window.location.search;
+          var done = 0;
+          try { done = parseInt(window.sessionStorage.getItem(key) || '0', 10); } catch (e) { done = max; }
+          if (done >= max) { return; }
+          window.setTimeout(function () {
+            try { window.sessionStorage.setItem(key, String(done + 1)); } catch (e) { /* private mode */ }
+            window.location.reload();
+          }, wait);
+        },
+      };
+    });
   }
 
   if (window.Alpine && typeof window.Alpine.data === 'function') {

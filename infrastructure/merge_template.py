@@ -16,11 +16,14 @@ the file this script builds:
                 batchItemFailures) and Queue -> the queue resource (so CloudFormation
                 creates the queue before the event source mapping)
             VisibilityTimeout is 6 x the function's timeout (AWS's guidance for SQS
-            event sources). template.json wins over anything generated, so a queue
-            that needs other settings is tuned by declaring the same keys there.
+            event sources); plus what operations.py generates for every function, the
+            API and every alarm (tracing, log groups, alarms, async failure queues, the
+            canary, the dashboard). template.json wins over anything generated, so a
+            queue that needs other settings is tuned by declaring the same keys there.
     check   the merged template: every SQS consumer is wired as above, every queue has
             a DLQ, no resource was left without a Type by the merge (a renamed Chalice
-            function), and the functions get the VPC and SECRETS_ARN.
+            function), the functions get the VPC, SECRETS_ARN and the database settings,
+            and operations.check (which also runs the SAM transform offline).
 
     python infrastructure/merge_template.py build PLAIN_SAM_JSON -o MERGE_JSON
     python infrastructure/merge_template.py check PLAIN_SAM_JSON MERGED_SAM_JSON
@@ -37,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import operations  # infrastructure/operations.py: tracing, logs, alarms, async DLQs, API stage, dashboard
+
 HERE = Path(__file__).resolve().parent
 BASE_TEMPLATE = HERE / "template.json"
 VISIBILITY_FACTOR = 6
@@ -44,7 +49,7 @@ MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_S = 14 * 24 * 3600
 QUEUE_RETENTION_S = 4 * 24 * 3600
 CHALICE_DEFAULT_TIMEOUT_S = 60
-REQUIRED_ENV = ("SECRETS_ARN", "REDIS_URL")
+REQUIRED_ENV = ("SECRETS_ARN", "REDIS_URL", "DATABASE_URL", "DATABASE_SECRET_ARN")
 # How Chalice names the queue of `@app.on_sqs_message(queue="name")`.
 _CHALICE_QUEUE_ARN = re.compile(
     r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:([A-Za-z0-9_-]+)$"
@@ -160,11 +165,11 @@ def queue_resources(c: Consumer) -> dict[str, Any]:
 
 
 def build(chalice_template: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    generated: dict[str, Any] = {"Resources": {}, "Outputs": {}}
+    generated: dict[str, Any] = {"Resources": operations.generate(chalice_template), "Outputs": {}}
     for c in consumers(chalice_template):
-        generated["Resources"].update(queue_resources(c))
+        generated["Resources"] = deep_merge(queue_resources(c), generated["Resources"])
         generated["Outputs"][f"{c.queue_id}Url"] = {"Value": {"Ref": c.queue_id}}
-    return deep_merge(copy.deepcopy(base), generated)
+    return operations.finish(deep_merge(copy.deepcopy(base), generated))
 
 
 def _queue_target(ref: Any) -> str | None:
@@ -208,7 +213,7 @@ def check(chalice_template: dict[str, Any], merged: dict[str, Any]) -> list[str]
         .get("deadLetterTargetArn", {})
         .get("Fn::GetAtt", [None])[0]
         for res in resources.values()
-    }
+    } | operations.dead_letter_queues(resources)
     for name, res in resources.items():
         if res.get("Type") != "AWS::SQS::Queue" or name in dlqs:
             continue
@@ -220,7 +225,7 @@ def check(chalice_template: dict[str, Any], merged: dict[str, Any]) -> list[str]
         problems.append("Globals.Function.VpcConfig is missing: the functions could not reach Aurora or Redis")
     env = fn_globals.get("Environment", {}).get("Variables", {})
     problems += [f"Globals.Function.Environment.Variables.{k} is missing" for k in REQUIRED_ENV if k not in env]
-    return problems
+    return problems + operations.check(chalice_template, merged)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,6 +65,13 @@ os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or urlunsplit(
 # TEST_REDIS_KEY_PREFIX (with TEST_DATABASE_URL) lets two runs share one machine.
 os.environ["REDIS_KEY_PREFIX"] = _test_key_prefix()
 os.environ["EVENTS_BACKEND"] = "inprocess"
+# One Redis timeout makes the app treat Redis as down for 5 s (sessions read as signed
+# out, sign-in refused). On a loaded CI machine 0.5 s is not enough for a live server:
+# the tests that want Redis down point it at a closed port, which fails at once.
+os.environ.setdefault("REDIS_TIMEOUT", "5")
+# Configured as on a real stage, so every route (the webhook receiver too) is reachable;
+# tests of the unconfigured case delete it.
+os.environ["STRIPE_WEBHOOK_SECRET"] = "whsec_suite_default_secret"
 # Files the app writes on local stages (mail, storage) go to this run's own folder.
 os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="mewayz-test-")
 os.environ.pop("STORAGE_DIR", None)
@@ -78,6 +85,9 @@ os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 
 from chalicelib.core import cache, config, db, events, migrate, observability, storage  # noqa: E402
+
+# Shared fixtures of the local stand-ins (stubs/): `stripe_stub` for any test that pays.
+pytest_plugins = ["tests.stripe_fixtures"]
 
 KEEP_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
 

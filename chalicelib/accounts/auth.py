@@ -11,6 +11,7 @@ than reading credentials themselves.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from urllib.parse import quote
 from chalicelib.accounts import access, service, store
 from chalicelib.accounts.store import ApiToken, User
 from chalicelib.core import cache, observability, sessions, web
-from chalicelib.core.errors import Forbidden, NotFound, Redirect, Unauthorized
+from chalicelib.core.errors import DependencyUnavailable, Forbidden, NotFound, Redirect, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,8 +77,29 @@ def _bearer(request: Any) -> str:
     return value.strip()
 
 
+def _token_owner(request: Any) -> tuple[User, ApiToken] | None:
+    """The user and token of the request's bearer credential, looked up once per request
+    (the rate limit asks first, the view's decorator next)."""
+    extra = web.state().extra
+    if "bearer" not in extra:
+        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+        plaintext = value.strip() if scheme.lower() == "bearer" else ""
+        extra["bearer"] = service.user_for_token(plaintext) if plaintext else None
+    return extra["bearer"]
+
+
+def rate_limit_identity(request: Any) -> str | None:
+    """The rate limit's bucket for a valid credential: its user, not the token."""
+    found = _token_owner(request)
+    return f"user:{found[0].id}" if found else None
+
+
+web.set_rate_limit_identity(rate_limit_identity)
+
+
 def authenticate_api(request: Any, ability: str | None) -> AuthContext:
-    found = service.user_for_token(_bearer(request))
+    _bearer(request)  # a clear 401 for a missing or malformed header
+    found = _token_owner(request)
     if found is None:
         raise Unauthorized("This token is not valid or has been revoked.", code="invalid_token")
     user, token = found
@@ -130,12 +152,13 @@ def load_page_user(request: Any) -> AuthContext | None:
         except cache.CacheUnavailable:
             session = None  # Redis down: treated as signed out (documented policy)
         user = store.get_user(session.user_id) if session else None
-        if session and user and user.status == "active":
+        if session and user and user.status == "active" and service.session_is_current(user, session):
             ctx = AuthContext(user=user, session=session)
             st.user_view = user_view(user)
             st.extra["auth"] = ctx
         elif session:
-            sessions.destroy(session.id)
+            with contextlib.suppress(cache.CacheUnavailable):
+                sessions.destroy(session.id)
     st.extra["page_auth"] = ctx
     return ctx
 
@@ -197,10 +220,16 @@ def optional_page_user(view: F) -> F:
 
 
 def sign_in(user: User) -> None:
-    """Start a new session for `user` (ending the one presented) and set its cookie."""
+    """Start a new session for `user` (ending the one presented) and set its cookie.
+    DependencyUnavailable (503) when Redis cannot hold it."""
     request = web.state().request
     previous = web.cookies(request).get(sessions.SESSION_COOKIE) if request else None
-    session = service.start_session(user, previous)
+    try:
+        session = service.start_session(user, previous)
+    except cache.CacheUnavailable:
+        raise DependencyUnavailable(
+            "Signing in is briefly unavailable. Try again shortly.", dependency="redis"
+        ) from None
     set_session_cookie(session)
 
 

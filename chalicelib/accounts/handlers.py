@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from chalicelib.accounts import service, store
 from chalicelib.core import config, db, events, mail, observability, web
+from chalicelib.core.validation import one_line
 
 SUBJECTS = {
     "verify": "Confirm your email address",
     "reset": "Reset your Mewayz password",
     "change_email": "Confirm your new email address",
+    "email_changed": "Your Mewayz email address was changed",
 }
 
 
@@ -25,14 +27,22 @@ def send_account_email(event: events.Event) -> None:
         return
     base = config.get_settings().public_url.rstrip("/")
     to = user.email
+    context: dict[str, object] = {"kind": kind}
     if kind == "verify":
         link = f"{base}/verify-email/{service.verify_token_for(user)}"
     elif kind == "change_email":
         to = str(event.payload["new_email"])
         link = f"{base}/verify-email/{service.verify_token_for(user, new_email=to)}"
+    elif kind == "email_changed":
+        to = str(event.payload["old_email"])
+        link = f"{base}/undo-email-change/{service.undo_token_for(user.id, int(event.payload['change_id']))}"
+        context["new_email"] = user.email
     else:
         link = f"{base}/reset-password/{service.reset_token_for(user)}"
-    context = {"name": user.name, "link": link, "kind": kind}
+    # A name is chosen by whoever registered: only greet an address its owner confirmed,
+    # so nobody can put words in a mail to someone else's mailbox.
+    greet = to == user.email and user.email_verified
+    context.update(name=one_line(user.name) if greet else None, link=link)
     with db.transaction():
         if not events.first_time("accounts.send_account_email", event):
             return

@@ -10,9 +10,9 @@ from chalicelib.core.openapi import (
     json_body,
     json_ok,
     list_of,
+    name,
     password,
     ref,
-    text,
 )
 
 _ABILITY = {"enum": ["*", *access.ABILITIES]}
@@ -38,12 +38,18 @@ SCHEMAS = {
     },
     "Token": {
         "type": "object",
-        "required": ["id", "name", "abilities", "last_used_at", "created_at"],
+        "required": ["id", "name", "abilities", "last_used_at", "expires_at", "created_at"],
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string"},
             "abilities": {"type": "array", "items": _ABILITY},
             "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+            "expires_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the token stops working; null: never. Tokens from login and "
+                "registration expire after LOGIN_TOKEN_TTL_DAYS (30 days by default).",
+            },
             "created_at": {"type": "string", "format": "date-time"},
         },
     },
@@ -56,7 +62,7 @@ _REGISTER = {
     "type": "object",
     "required": ["name", "email", "password"],
     "properties": {
-        "name": text(),
+        "name": name(),
         "email": email(),
         "password": password(min_length=10),
     },
@@ -67,15 +73,25 @@ _LOGIN = {
     "properties": {
         "email": email(),
         "password": password(),
-        "token_name": {"type": "string", "maxLength": 100},
+        "token_name": {
+            "type": "string",
+            "maxLength": 100,
+            "description": "A label for the token (cleaned to one line); the token expires after 30 days",
+        },
     },
 }
 _CREATE_TOKEN = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": text(max_length=100),
+        "name": name(max_length=100),
         "abilities": {"type": "array", "items": _ABILITY, "minItems": 1},
+        "expires_in_days": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 3650,
+            "description": "Days until the token stops working; absent or null: never",
+        },
     },
 }
 _BEARER = [{"bearerAuth": []}]
@@ -84,7 +100,10 @@ _TOKEN_ID = [{"name": "token_id", "in": "path", "required": True, "schema": {"ty
 PATHS = {
     "/api/auth/register": {
         "post": {
-            "summary": "Create an account; returns the user and a token (shown once)",
+            "summary": "Create an account; returns the user and a token (shown once, expires in 30 days)",
+            "description": "409 when the address (in its canonical form) has an account, as clients need; "
+            "sign-up, sign-in and reset requests share a per-IP limit (AUTH_RATE_PER_MINUTE), "
+            "and answer 503 while Redis, which counts them, is down.",
             "tags": ["accounts"],
             "security": [],
             "requestBody": json_body(_REGISTER),

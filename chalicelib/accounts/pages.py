@@ -12,28 +12,31 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from chalice import Blueprint, Response
 
 from chalicelib.accounts import access, auth, service
 from chalicelib.accounts.store import ApiToken, User
-from chalicelib.core import web
+from chalicelib.core import sessions, web
 from chalicelib.core.errors import (
     AppError,
     Conflict,
+    DependencyUnavailable,
     Forbidden,
     NotFound,
     RateLimited,
     Unauthorized,
     ValidationFailed,
 )
-from chalicelib.core.validation import Validator
+from chalicelib.core.validation import Validator, is_ascii_number
 
 bp = Blueprint(__name__)
 
 FORM = [web.FORM_TYPE]
 TOKENS_PER_PAGE = 10
+# The expiry choices of the token form (days; "" never expires).
+TOKEN_EXPIRY_CHOICES = (("", "Never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"))
 # What a page form can end in besides success; re-rendered with the status it carries.
 CLIENT_ERRORS = (ValidationFailed, Conflict, Unauthorized, Forbidden, RateLimited)
 
@@ -48,12 +51,6 @@ def _signed_in() -> auth.AuthContext | None:
 def _fields(form: dict[str, str], *names: str) -> dict[str, str]:
     """Only the named fields (the form also carries csrf_token and friends)."""
     return {name: form.get(name, "") for name in names}
-
-
-def _form_list(name: str) -> list[str]:
-    """Every value of a repeated form field (web.form keeps only the first)."""
-    raw = (web.request().raw_body or b"").decode("utf-8", errors="replace")
-    return [v for k, v in parse_qsl(raw, keep_blank_values=False, max_num_fields=200) if k == name]
 
 
 def safe_next(raw: Any) -> str | None:
@@ -133,9 +130,10 @@ def register_form() -> Response:
 @bp.route("/register", methods=["POST"], content_types=FORM)
 @auth.optional_page_user
 def register() -> Response:
-    data = _fields(web.form(web.request()), *REGISTER_FIELDS)
+    request = web.request()
+    data = _fields(web.form(request), *REGISTER_FIELDS)
     try:
-        user = service.register(data)
+        user = service.register(data, web.client_ip(request))
     except CLIENT_ERRORS as exc:
         values = {"name": data["name"], "email": data["email"]}
         return _form_page(
@@ -146,7 +144,13 @@ def register() -> Response:
             values=values,
             email_taken=isinstance(exc, Conflict),
         )
-    auth.sign_in(user)
+    try:
+        auth.sign_in(user)
+    except DependencyUnavailable:
+        # The account is committed (and its confirmation mail on its way); only the session
+        # could not be made. Say so, rather than a 500 and a "taken" email on retry.
+        web.flash("success", "Your account is ready. We could not sign you in just now: log in in a moment.")
+        return web.redirect("/login")
     web.flash("success", "Welcome to Mewayz! Check your inbox to confirm your email.")
     return web.redirect("/dashboard")
 
@@ -248,6 +252,42 @@ def reset_password(token: str) -> Response:
         )
     web.flash("success", "Your password has been changed and every session signed out. Log in with the new one.")
     return web.redirect("/login")
+
+
+# ---- undoing an email change (the link mailed to the old address) -------------------------------
+
+
+@bp.route("/undo-email-change/{token}", methods=["GET"])
+@auth.optional_page_user
+def undo_email_change_form(token: str) -> Response:
+    """A confirmation page, not the change itself: mail scanners open links."""
+    try:
+        user, change = service.check_undo_link(token)
+    except service.LinkInvalid as exc:
+        return _link_invalid("undo", str(exc))
+    return web.render(
+        "pages/accounts/undo_email_change.html",
+        title="Put your email address back",
+        token=token,
+        old_email=change.old_email,
+        current_email=user.email,
+    )
+
+
+@bp.route("/undo-email-change/{token}", methods=["POST"], content_types=FORM)
+@auth.optional_page_user
+def undo_email_change(token: str) -> Response:
+    try:
+        user, reset_token = service.undo_email_change(token)
+    except service.LinkInvalid as exc:
+        return _link_invalid("undo", str(exc))
+    web.set_cookie(sessions.expired_cookie(sessions.SESSION_COOKIE))
+    web.flash(
+        "success",
+        f"{user.email} is your address again, and every session and API token has been signed out. "
+        "Now choose a new password.",
+    )
+    return web.redirect(f"/reset-password/{reset_token}")
 
 
 # ---- email verification ----------------------------------------------------------------------
@@ -354,6 +394,7 @@ def _settings_page(
         paged=cursor is not None,
         tokens_error=tokens_error,
         abilities=access.ABILITIES,
+        expiry_choices=TOKEN_EXPIRY_CHOICES,
         new_token=new_token,
     )
 
@@ -368,6 +409,8 @@ def _token_view(token: ApiToken) -> dict[str, Any]:
         "abilities": token.abilities,
         "last_used": when(token.last_used_at),
         "created": when(token.created_at),
+        "expires": when(token.expires_at),
+        "expired": token.expired,
     }
 
 
@@ -420,18 +463,26 @@ def change_password() -> Response:
         session = service.change_password(ctx.user, data, ctx.session.id if ctx.session else None)
     except CLIENT_ERRORS as exc:
         return _settings_error("password", exc, ("current_password", "new_password"), {})
-    if session is not None:
-        auth.set_session_cookie(session)
-    return _done("Your password has been changed. Every other session has been signed out.", "password")
+    if session is None:  # the change is committed, but no new session could be made
+        web.set_cookie(sessions.expired_cookie(sessions.SESSION_COOKIE))
+        web.flash("success", "Your password has been changed and every session signed out. Log in with the new one.")
+        return web.redirect("/login")
+    auth.set_session_cookie(session)
+    return _done(
+        "Your password has been changed. Every other session has been signed out. Your API tokens were revoked.",
+        "password",
+    )
 
 
 @bp.route("/settings/tokens", methods=["POST"], content_types=FORM)
 @auth.page
 def create_token() -> Response:
     ctx = auth.current()
-    name = web.form(web.request()).get("name", "")
-    abilities = _form_list("abilities")
-    values = {"name": name, "abilities": abilities}
+    request = web.request()
+    name = web.form(request).get("name", "")
+    abilities = web.form_values(request, "abilities")
+    expiry = web.form(request).get("expires_in_days", "")
+    values = {"name": name, "abilities": abilities, "expires_in_days": expiry}
     try:
         # The service reads "no abilities" as full access; on the page it must be a clear choice.
         problem = None
@@ -444,10 +495,16 @@ def create_token() -> Response:
             v.text("name", max_len=100)
             v.error("abilities", problem)
             v.done()
-        issued = service.create_token(ctx.user, {"name": name, "abilities": abilities}, ctx.abilities)
+        days: Any = int(expiry) if is_ascii_number(expiry, 4) else (expiry or None)
+        issued = service.create_token(
+            ctx.user, {"name": name, "abilities": abilities, "expires_in_days": days}, ctx.abilities
+        )
     except CLIENT_ERRORS as exc:
         return _settings_page(
-            status=exc.status, section="tokens", errors=_errors(exc, ("name", "abilities")), values=values
+            status=exc.status,
+            section="tokens",
+            errors=_errors(exc, ("name", "abilities", "expires_in_days")),
+            values=values,
         )
     # Rendered, not redirected: the plaintext is shown on this response only and stored nowhere.
     return _settings_page(section="tokens", new_token=issued)

@@ -13,8 +13,9 @@ bp = Blueprint(__name__)
 @bp.route("/api/auth/register", methods=["POST"])
 @auth.public
 def register() -> Response:
-    user = service.register(web.json_body(web.request()))
-    issued = service.issue_token(user, "registration", ["*"])
+    request = web.request()
+    user = service.register(web.json_body(request), web.client_ip(request))
+    issued = service.issue_login_token(user, "registration")
     return web.json_response({"user": service.user_json(user), "token": issued.plaintext}, status=201)
 
 
@@ -24,8 +25,7 @@ def login() -> Response:
     request = web.request()
     data = web.json_body(request)
     user = service.authenticate(data.get("email"), data.get("password"), web.client_ip(request))
-    name = data.get("token_name") if isinstance(data.get("token_name"), str) else None
-    issued = service.issue_token(user, (name or "login").strip()[:100] or "login", ["*"])
+    issued = service.issue_login_token(user, data.get("token_name"))
     return web.json_response({"user": service.user_json(user), "token": issued.plaintext})
 
 

@@ -7,24 +7,29 @@ written once. Functions raise AppError subclasses; they know nothing of HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from chalicelib.accounts import access, store
 from chalicelib.accounts.store import ApiToken, User
-from chalicelib.core import cache, db, events, observability, pagination, ratelimit, security, sessions
-from chalicelib.core.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
+from chalicelib.core import cache, config, db, events, observability, pagination, ratelimit, security, sessions
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from chalicelib.core.timeutil import iso_utc
-from chalicelib.core.validation import Validator
+from chalicelib.core.validation import Validator, canonical_email, one_line
 
 PASSWORD_MIN_LENGTH = 10
 TOKEN_PREFIX = "mwz_"  # noqa: S105 - a public prefix, not a secret
+TOKEN_MAX_DAYS = 3650
 VERIFY_TTL_S = 48 * 3600
 RESET_TTL_S = 60 * 60
+UNDO_EMAIL_CHANGE_TTL_S = 7 * 24 * 3600
 EMAIL_EVENT = "accounts.email_requested"
 BAD_CREDENTIALS = "These credentials do not match our records."
 SUSPENDED = "This account is suspended. Contact support if you think this is a mistake."
+TOO_MANY_FROM_HERE = "Too many attempts from your network. Try again in a minute."
+TOO_MANY_WRONG_PASSWORDS = "Too many wrong passwords. Try again later."
 
 
 @lru_cache(maxsize=1)
@@ -57,9 +62,22 @@ def _require_strong(v: Validator, field: str, password: str | None, *, email: st
 # ---- registration and login -----------------------------------------------------------
 
 
-def register(data: dict[str, Any]) -> User:
+def _throttle_ip(ip: str) -> None:
+    """Sign-up, sign-in and reset requests from one IP, API and pages alike (one bucket).
+    Fails closed when Redis is down (503 before anything is written): the per-IP limit is
+    what keeps sign-up's 409 from enumerating accounts at speed."""
+    s = config.get_settings()
+    ratelimit.enforce("auth", f"ip:{ip}", s.auth_rate_per_minute, 60, fail_open=False, message=TOO_MANY_FROM_HERE)
+
+
+def _new_stamp() -> str:
+    return security.random_token(12)
+
+
+def register(data: dict[str, Any], ip: str) -> User:
+    _throttle_ip(ip)
     v = Validator(data)
-    name = v.text("name", max_len=255)
+    name = v.name("name")
     email = v.email("email")
     password = v.password("password")
     _require_strong(v, "password", password, email=email, name=name)
@@ -81,20 +99,22 @@ def register(data: dict[str, Any]) -> User:
 
 
 def authenticate(email_raw: Any, password: Any, ip: str) -> User:
-    """The user for these credentials. Unknown email and wrong password look the same."""
+    """The user for these credentials. Unknown email and wrong password look the same.
+
+    The attempt is counted (atomically, in Redis) before the password is checked, per
+    canonical address + IP, so concurrent guesses cannot overtake the lock-out.
+    """
+    _throttle_ip(ip)
     v = Validator({"email": email_raw, "password": password})
     email = v.email("email")
     pw = v.password("password")
     v.done()
     assert email is not None and pw is not None
-    identity = f"{email}|{ip}"
-    locked = ratelimit.login_locked_for(identity)
-    if locked:
-        raise RateLimited(locked, "Too many failed sign-in attempts. Try again later.")
+    identity = f"{canonical_email(email)}|{ip}"
+    ratelimit.take_login_attempt(identity)
     user = store.get_user_by_email(email)
     ok, needs_rehash = security.verify_password(user.password_hash if user else security.dummy_hash(), pw)
     if user is None or not ok:
-        ratelimit.record_login_failure(identity)
         observability.count("LoginFailed")
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
     ratelimit.clear_login_failures(identity)
@@ -110,7 +130,13 @@ def start_session(user: User, previous_session_id: str | None = None) -> session
     """A fresh session id at every login (the pre-login id is never promoted)."""
     if previous_session_id:
         sessions.destroy(previous_session_id)
-    return sessions.create(user.id)
+    return sessions.create(user.id, user.session_generation)
+
+
+def session_is_current(user: User, session: sessions.Session) -> bool:
+    """False for a session of an older generation (before a password change, a reset or a
+    suspension), which Redis may still hold if it missed the clean-up."""
+    return session.generation == user.session_generation
 
 
 def end_session(session_id: str) -> None:
@@ -126,25 +152,33 @@ class IssuedToken:
     plaintext: str
 
 
-def issue_token(user: User, name: str, abilities: list[str]) -> IssuedToken:
+def issue_token(user: User, name: str, abilities: list[str], expires_at: datetime | None = None) -> IssuedToken:
     plaintext = TOKEN_PREFIX + security.random_token(30)
-    token_id = store.insert_token(user.id, name, security.sha256_hex(plaintext), abilities)
-    token = ApiToken(token_id, user.id, name, abilities, None, store.utcnow())
+    token = store.insert_token(user.id, name, security.sha256_hex(plaintext), abilities, expires_at)
     return IssuedToken(token, plaintext)
+
+
+def issue_login_token(user: User, name: Any = None) -> IssuedToken:
+    """A full-access token for a password sign-in or sign-up, expiring after
+    LOGIN_TOKEN_TTL_DAYS. `name` is a label only: cleaned to one line, never refused."""
+    label = one_line(name)[:100] if isinstance(name, str) else ""
+    expires_at = store.utcnow() + timedelta(days=config.get_settings().login_token_ttl_days)
+    return issue_token(user, label or "login", ["*"], expires_at)
 
 
 def create_token(user: User, data: dict[str, Any], granted: list[str]) -> IssuedToken:
     """A new token; never with an ability the presenting credential does not have."""
     v = Validator(data)
-    name = v.text("name", max_len=100)
+    name = v.name("name", max_len=100)
     abilities = v.choices("abilities", ("*", *access.ABILITIES)) or ["*"]
+    days = v.integer("expires_in_days", minimum=1, maximum=TOKEN_MAX_DAYS)
     if "abilities" not in v.errors and "*" not in granted:
         beyond = [a for a in abilities if not access.token_allows(granted, a) or a == "*"]
         if beyond:
             v.error("abilities", f"Your current token cannot grant: {', '.join(beyond)}.")
     v.done()
     assert name is not None
-    return issue_token(user, name, abilities)
+    return issue_token(user, name, abilities, store.utcnow() + timedelta(days=days) if days else None)
 
 
 def user_for_token(plaintext: str) -> tuple[User, ApiToken] | None:
@@ -183,12 +217,16 @@ def _request_email(user_id: int, kind: str, **extra: Any) -> None:
     events.publish(EMAIL_EVENT, {"user_id": user_id, "kind": kind, **extra})
 
 
+# Every signed account link embeds a fingerprint of the state it acts on, the security
+# stamp included: a password change or reset, an email change or a suspension voids it.
+
+
 def verification_state(user: User) -> str:
-    return security.fingerprint("verify", user.id, user.email, user.email_verified_at)
+    return security.fingerprint("verify", user.id, user.email, user.email_verified_at, user.security_stamp)
 
 
 def reset_state(user: User) -> str:
-    return security.fingerprint("reset", user.id, user.password_hash)
+    return security.fingerprint("reset", user.id, user.password_hash, user.security_stamp)
 
 
 def verify_token_for(user: User, new_email: str | None = None) -> str:
@@ -219,14 +257,28 @@ def _user_from_link(purpose: str, token: str) -> tuple[User, dict[str, Any]]:
     return user, payload
 
 
+def _same_state(user_id: int, state_of: Any, fingerprint: Any) -> User:
+    """The user, row-locked, if its state still matches the link (two tabs opening one
+    link at once: only the first goes on)."""
+    locked = store.get_user_for_update(user_id)
+    if locked is None or state_of(locked) != fingerprint:
+        raise LinkInvalid("This link has already been used.")
+    return locked
+
+
 def confirm_email(token: str) -> User:
+    """Confirm the address, or apply a requested change (and tell the old address)."""
     user, payload = _user_from_link("verify-email", token)
     if payload.get("fp") != verification_state(user):
         raise LinkInvalid("This link has already been used.")
     new_email = payload.get("new_email")
     if new_email:
         try:
-            store.update_email(user.id, new_email)
+            with db.transaction():
+                _same_state(user.id, verification_state, payload.get("fp"))
+                store.update_email(user.id, str(new_email), _new_stamp())
+                change_id = store.insert_email_change(user.id, user.email, str(new_email))
+                _request_email(user.id, "email_changed", old_email=user.email, change_id=change_id)
         except Exception as exc:
             if db.is_duplicate_key(exc):
                 raise LinkInvalid("That email address now belongs to another account.") from None
@@ -238,6 +290,50 @@ def confirm_email(token: str) -> User:
     return refreshed
 
 
+def undo_token_for(user_id: int, change_id: int) -> str:
+    return security.sign("undo-email-change", {"uid": user_id, "cid": change_id}, UNDO_EMAIL_CHANGE_TTL_S)
+
+
+def check_undo_link(token: str) -> tuple[User, store.EmailChange]:
+    """The account and the change an undo link names; LinkInvalid when used or forged.
+
+    Not tied to the security stamp on purpose: whoever made the change could otherwise
+    void the owner's undo link by changing the password next.
+    """
+    user, payload = _user_from_link("undo-email-change", token)
+    cid = payload.get("cid")
+    change = store.get_email_change(cid, user.id) if isinstance(cid, int) else None
+    if change is None:
+        raise LinkInvalid("This link is not valid.")
+    if change.undone_at is not None:
+        raise LinkInvalid("This link has already been used.")
+    return user, change
+
+
+def undo_email_change(token: str) -> tuple[User, str]:
+    """Put the old address back, end every session, token and pending link, and return a
+    fresh reset token: whoever changed the address likely knows the password."""
+    user, change = check_undo_link(token)
+    try:
+        with db.transaction():
+            if not store.mark_email_change_undone(change.id):
+                raise LinkInvalid("This link has already been used.")
+            store.update_email(user.id, change.old_email, _new_stamp())
+            store.revoke_sessions_and_links(user.id, _new_stamp())
+            store.delete_tokens_except(user.id)
+    except Exception as exc:
+        if db.is_duplicate_key(exc):
+            raise LinkInvalid(
+                f"{change.old_email} now belongs to another account, so it cannot be put back. Contact support."
+            ) from None
+        raise
+    _end_sessions(user.id)
+    observability.count("EmailChangeUndone")
+    restored = store.get_user(user.id)
+    assert restored is not None
+    return restored, reset_token_for(restored)
+
+
 def resend_verification(user: User) -> None:
     if not user.email_verified:
         ratelimit.enforce("verify-resend", str(user.id), 3, 15 * 60)
@@ -246,11 +342,12 @@ def resend_verification(user: User) -> None:
 
 def request_password_reset(email_raw: Any, ip: str) -> None:
     """Always the same outcome for the caller, so it reveals no account."""
+    _throttle_ip(ip)
     v = Validator({"email": email_raw})
     email = v.email("email")
     v.done()
     assert email is not None
-    ratelimit.enforce("password-reset", f"{email}|{ip}", 3, 15 * 60)
+    ratelimit.enforce("password-reset", f"{canonical_email(email)}|{ip}", 3, 15 * 60, fail_open=False)
     user = store.get_user_by_email(email)
     if user is not None and user.status == "active":
         _request_email(user.id, "reset")
@@ -263,8 +360,12 @@ def reset_password(token: str, data: dict[str, Any]) -> User:
     _require_strong(v, "password", password, email=user.email, name=user.name)
     v.done()
     assert password is not None
-    store.update_password_hash(user.id, security.hash_password(password))
-    sessions.destroy_all_for(user.id)
+    password_hash = security.hash_password(password)
+    with db.transaction():
+        _same_state(user.id, reset_state, reset_state(user))
+        store.rotate_credentials(user.id, password_hash, _new_stamp())
+    _end_sessions(user.id)
+    observability.count("PasswordReset")
     return user
 
 
@@ -280,7 +381,7 @@ def check_reset_link(token: str) -> User:
 
 def update_profile(user: User, data: dict[str, Any]) -> User:
     v = Validator(data)
-    name = v.text("name", max_len=255)
+    name = v.name("name")
     v.done()
     assert name is not None
     store.update_name(user.id, name)
@@ -290,22 +391,44 @@ def update_profile(user: User, data: dict[str, Any]) -> User:
 
 
 def _require_current_password(v: Validator, user: User, field: str = "current_password") -> None:
+    """Re-authentication, throttled like sign-in (per user: the session may hop IPs).
+    RateLimited once locked out, 503 when Redis cannot count."""
     current = v.password(field)
-    if current is not None and not security.verify_password(user.password_hash, current)[0]:
+    if current is None:
+        return
+    identity = f"reauth:user:{user.id}"
+    ratelimit.take_login_attempt(identity, TOO_MANY_WRONG_PASSWORDS)
+    if security.verify_password(user.password_hash, current)[0]:
+        ratelimit.clear_login_failures(identity)
+    else:
         v.error(field, "This is not your current password.")
 
 
-def change_password(user: User, data: dict[str, Any], current_session: str | None) -> sessions.Session | None:
-    """Change the password and end every session; the caller's own gets a new id."""
+def change_password(
+    user: User, data: dict[str, Any], current_session: str | None, keep_token_id: int | None = None
+) -> sessions.Session | None:
+    """Change the password; every session and token ends in the same step (except the
+    token making the request, for an API call). A page's own session gets a new id;
+    None when there is none, or Redis could not make one (the person signs in again)."""
     v = Validator(data)
     _require_current_password(v, user)
     new = v.password("new_password")
     _require_strong(v, "new_password", new, email=user.email, name=user.name)
     v.done()
     assert new is not None
-    store.update_password_hash(user.id, security.hash_password(new))
-    sessions.destroy_all_for(user.id)
-    return sessions.create(user.id) if current_session else None
+    password_hash = security.hash_password(new)
+    with db.transaction():
+        store.rotate_credentials(user.id, password_hash, _new_stamp(), keep_token_id)
+    _end_sessions(user.id)
+    observability.count("PasswordChanged")
+    if not current_session:
+        return None
+    changed = store.get_user(user.id)
+    assert changed is not None
+    try:
+        return sessions.create(user.id, changed.session_generation)
+    except cache.CacheUnavailable:
+        return None
 
 
 def request_email_change(user: User, data: dict[str, Any]) -> str:
@@ -313,26 +436,29 @@ def request_email_change(user: User, data: dict[str, Any]) -> str:
     v = Validator(data)
     new_email = v.email("email")
     _require_current_password(v, user, "password")
-    if new_email and new_email == user.email:
+    if new_email and canonical_email(new_email) == user.email_canonical:
         v.error("email", "This is already your email address.")
     v.done()
     assert new_email is not None
+    # Limited before the existence check, so it cannot be used to probe for accounts
+    # (nor to mail an address the user typed, over and over).
+    ratelimit.enforce("email-change", str(user.id), 3, 15 * 60)
     if store.get_user_by_email(new_email) is not None:
         raise Conflict("An account with this email already exists.", code="email_taken")
-    # Each request mails an address the user typed: limit it, so it cannot be used to spam.
-    ratelimit.enforce("email-change", str(user.id), 3, 15 * 60)
     _request_email(user.id, "change_email", new_email=new_email)
     return new_email
 
 
 def delete_account(user: User, data: dict[str, Any]) -> None:
+    """Delete the account and what it owns (ON DELETE CASCADE); its sessions die with it:
+    pages refuse a session whose user no longer exists, even if Redis misses the clean-up."""
     v = Validator(data)
     _require_current_password(v, user, "password")
     v.done()
     if user.role == "super_admin":
         raise Forbidden("A super admin account cannot delete itself; ask another super admin.")
     store.delete_user(user.id)
-    sessions.destroy_all_for(user.id)
+    _end_sessions(user.id)
     observability.count("UserDeleted")
 
 
@@ -358,6 +484,7 @@ def token_json(token: ApiToken) -> dict[str, Any]:
         "name": token.name,
         "abilities": token.abilities,
         "last_used_at": iso_utc(token.last_used_at),
+        "expires_at": iso_utc(token.expires_at),
         "created_at": iso_utc(token.created_at),
     }
 
@@ -411,8 +538,10 @@ def set_role(user_id: int, role: str) -> None:
 
 
 def suspend(user_id: int) -> None:
-    """Suspend the account: tokens and logins are refused; every session ends on commit."""
+    """Suspend the account: tokens and logins are refused, pending links voided, every
+    session ended (by generation at once; in Redis on commit)."""
     store.set_status(user_id, "suspended")
+    store.revoke_sessions_and_links(user_id, _new_stamp())
     db.on_commit(lambda: _end_sessions(user_id))
 
 
@@ -421,8 +550,42 @@ def reactivate(user_id: int) -> None:
 
 
 def _end_sessions(user_id: int) -> None:
+    """Remove a user's sessions from Redis. Best effort: what it misses is refused anyway
+    (an older session generation, a suspended or deleted user: auth.load_page_user)."""
     try:
         sessions.destroy_all_for(user_id)
     except cache.CacheUnavailable:
-        # Pages refuse a suspended user's session anyway (auth.load_page_user).
         observability.logger().warning("sessions not ended: redis unavailable", extra={"user_id": user_id})
+
+
+# ---- plans (the payments area sets them; other areas hear of it through its plan.changed) ---------
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    user_id: int
+    old_plan: str  # the plan stored before: the one other areas last heard of
+    new_plan: str
+
+    @property
+    def changed(self) -> bool:
+        return self.old_plan != self.new_plan
+
+
+def set_plan(user_id: int, plan: str, expires_at: datetime | None, *, at: datetime | None = None) -> PlanChange:
+    """Set a user's plan and its expiry (None: no expiry), locking the user's row until the
+    caller's transaction ends. A plan already expired at `at` is stored as free."""
+    if plan not in access.PLANS:
+        raise ValueError(f"unknown plan {plan!r}")
+    at = at or store.utcnow()
+    if plan == "free" or (expires_at is not None and expires_at <= at):
+        plan, expires_at = "free", None
+    user = lock_user(user_id)
+    if (user.plan, user.plan_expires_at) != (plan, expires_at):
+        store.set_plan(user_id, plan, expires_at)
+    return PlanChange(user_id, user.plan, plan)
+
+
+def users_with_lapsed_plans(at: datetime, limit: int = 500) -> list[int]:
+    """Users still stored on a paid plan whose expiry has passed at `at`."""
+    return store.users_with_lapsed_plans(at, limit)

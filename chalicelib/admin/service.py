@@ -24,7 +24,7 @@ from chalicelib.admin.store import AuditEntry
 from chalicelib.core import db, observability, pagination
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.timeutil import iso_utc
-from chalicelib.core.validation import Validator
+from chalicelib.core.validation import Validator, is_ascii_number
 from chalicelib.sites import service as sites
 from chalicelib.sites.service import SiteWithOwner
 
@@ -228,7 +228,7 @@ def validate_audit_filter(query: dict[str, str]) -> tuple[str | None, int | None
     raw_id = (query.get("target_id") or "").strip()
     target_id = None
     if raw_id:
-        if raw_id.isdigit() and len(raw_id) <= 18 and int(raw_id) > 0:
+        if is_ascii_number(raw_id) and int(raw_id) > 0:
             target_id = int(raw_id)
         else:
             v.error("target_id", "Must be a positive whole number.")

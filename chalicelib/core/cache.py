@@ -41,12 +41,15 @@ def client() -> redis.Redis:
                 import redis
 
                 s = config.get_settings()
+                # ElastiCache's AUTH token comes from the app secret (REDIS_AUTH_TOKEN), not the URL.
+                auth = {"password": s.redis_auth_token} if s.redis_auth_token else {}
                 _client = redis.Redis.from_url(
                     s.redis_url,
                     socket_timeout=s.redis_timeout,
                     socket_connect_timeout=s.redis_timeout,
                     health_check_interval=30,
                     decode_responses=True,
+                    **auth,
                 )
     return _client
 

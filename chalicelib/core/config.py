@@ -23,6 +23,7 @@ SECRET_KEYS = (
     "DATABASE_READER_URL",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "REDIS_AUTH_TOKEN",
 )
 _DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside local stages
 
@@ -42,10 +43,18 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = ""
     redis_timeout: float = 0.5
+    redis_auth_token: str = field(default="", repr=False)  # ElastiCache AUTH (with rediss://)
+    database_secret_arn: str = ""  # RDS-format secret whose username/password the URLs use
+    app_database_secret_arn: str = ""  # the app user's secret: `migrate` creates that user
+    db_tls: bool = False  # TLS to MySQL (RDS Proxy requires it)
     secret_key: str = field(default=_DEV_SECRET, repr=False)
     stripe_secret_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
     stripe_api_base: str = ""
+    stripe_prices: str = ""  # JSON {package_id: Stripe Price id}; without one, prices go as price_data
+    stripe_timeout_s: float = 10.0
+    stripe_max_network_retries: int = 2
+    checkout_redirect_hosts: str = ""  # comma-separated; default: PUBLIC_URL's host
     events_backend: str = "inprocess"
     aws_region: str = "us-east-1"
     max_body_bytes: int = 1_048_576
@@ -62,6 +71,10 @@ class Settings:
     payments_rate_per_minute: int = 10
     session_idle_s: int = 2 * 60 * 60
     session_absolute_s: int = 7 * 24 * 60 * 60
+    # Accounts security: tokens minted from a password, sign-in/sign-up per IP, the outbox.
+    login_token_ttl_days: int = 30
+    auth_rate_per_minute: int = 20
+    outbox_max_attempts: int = 10
 
     @property
     def is_local(self) -> bool:
@@ -103,11 +116,34 @@ def _load_secrets(arn: str) -> dict[str, str]:
     return {k: str(v) for k, v in dict(value).items() if k in SECRET_KEYS}
 
 
+def database_credentials(arn: str) -> tuple[str, str]:
+    """(username, password) from a Secrets Manager secret in RDS's JSON format. Rotation
+    alternates two users; a cached pair stays valid for a whole rotation period."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = dict(parameters.get_secret(arn, transform="json", max_age=300))
+    return str(value["username"]), str(value["password"])
+
+
+def with_credentials(url: str, username: str, password: str) -> str:
+    """`url` (mysql://host:port/db, credentials optional) with these credentials."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{quote(username, safe='')}:{quote(password, safe='')}@{host}"))
+
+
 def load(environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
     """Build settings from an environment mapping (os.environ by default)."""
     env = dict(os.environ if environ is None else environ)
     if env.get("SECRETS_ARN"):
         env.update(_load_secrets(env["SECRETS_ARN"]))
+    if env.get("DATABASE_SECRET_ARN"):
+        username, password = database_credentials(env["DATABASE_SECRET_ARN"])
+        for key in ("DATABASE_URL", "DATABASE_READER_URL"):
+            if env.get(key):
+                env[key] = with_credentials(env[key], username, password)
     defaults = Settings()
     values: dict[str, object] = {}
     for f in fields(Settings):
@@ -151,7 +187,7 @@ def reset() -> None:
 def describe() -> str:
     """The non-secret settings as JSON, for start-up logs and `scripts/dev`."""
     s = get_settings()
-    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret"}
+    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret", "redis_auth_token"}
     shown = {f.name: getattr(s, f.name) for f in fields(s) if f.name not in hidden}
     for key in ("database_url", "database_reader_url", "redis_url"):
         shown[key] = _redact_url(str(shown[key]))

@@ -26,6 +26,8 @@ from chalicelib.core import config
 from chalicelib.core.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
+    import ssl
+
     import pymysql
 
 Params = Sequence[Any] | dict[str, Any] | None
@@ -84,9 +86,17 @@ def connect(url: str, *, database: bool = True) -> pymysql.Connection:
             write_timeout=settings.db_read_timeout,
             cursorclass=pymysql.cursors.DictCursor,
             init_command="SET time_zone = '+00:00'",
+            ssl=_tls_context() if settings.db_tls else None,
         )
     except pymysql.err.OperationalError as exc:
         raise DatabaseUnavailable() from exc
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Verified TLS with the system's CAs: RDS Proxy presents an ACM certificate."""
+    import ssl
+
+    return ssl.create_default_context()
 
 
 class _Slot:

@@ -8,7 +8,10 @@ misspelt name still fails loudly.
 Backends: in AWS (EVENTS_BACKEND=sqs) each copy goes to the SQS queue of its event
 function, through a transactional outbox: the event is written in the publishing
 transaction, sent once it commits, and re-sent by `relay_outbox` (a schedule) if sending
-failed — so committed work never loses its event. In tests (inprocess) each handler is
+failed — so committed work never loses its event. Each failed row backs off on its own
+(30 s doubling to 1 h), the relay takes the most overdue rows first, and a row that
+failed OUTBOX_MAX_ATTEMPTS times is dead-lettered (kept, counted, alarmed on) so rows
+that can never be sent do not starve the others. In tests (inprocess) each handler is
 called in this process once the current transaction commits; `scripts/dev` uses `thread`,
 the same but on a small pool of worker threads, so a request answers before its
 long work ends (a publish's progress bar moves as it would in AWS).
@@ -32,6 +35,10 @@ from typing import Any
 from chalicelib.core import config, db, observability
 
 QUEUE_PREFIX = "mewayz-"
+# Gauge the relay reports every run; infrastructure/merge_template.py alarms on it.
+DEAD_LETTER_METRIC = "OutboxDeadLetters"
+OUTBOX_FIRST_RETRY_S = 30
+OUTBOX_MAX_RETRY_S = 3600
 
 
 @dataclass(frozen=True)
@@ -209,32 +216,64 @@ def queue_url(queue: str) -> str:
     return _queue_urls[queue]
 
 
-def _send_from_outbox(outbox_id: int, queue: str, body: str) -> bool:
-    """Send one outbox row and delete it; on failure leave it for the relay."""
+def outbox_backoff_s(attempts: int) -> int:
+    """Seconds before a row that failed `attempts` times is tried again."""
+    return min(OUTBOX_MAX_RETRY_S, OUTBOX_FIRST_RETRY_S * 2 ** max(0, attempts - 1))
+
+
+def _send_from_outbox(outbox_id: int, queue: str, body: str, attempts: int = 0) -> bool:
+    """Send one outbox row and delete it; on failure back it off, or dead-letter it."""
     try:
         _sqs().send_message(QueueUrl=queue_url(queue), MessageBody=body)
-    except Exception:  # noqa: BLE001 - boto/network errors alike: the relay retries
+    except Exception as exc:  # noqa: BLE001 - boto/network errors alike: the relay retries
         observability.logger().exception("event send failed; left in the outbox", extra={"outbox_id": outbox_id})
         observability.count("EventPublishFailed")
-        db.execute("UPDATE event_outbox SET attempts = attempts + 1 WHERE id = %s", (outbox_id,))
+        _record_failure(outbox_id, attempts + 1, repr(exc))
         return False
     db.execute("DELETE FROM event_outbox WHERE id = %s", (outbox_id,))
     observability.count("EventPublished")
     return True
 
 
+def _record_failure(outbox_id: int, attempts: int, error: str) -> None:
+    dead = attempts >= config.get_settings().outbox_max_attempts
+    db.execute(
+        "UPDATE event_outbox SET attempts = %s, status = %s, last_error = %s, "
+        "next_attempt_at = UTC_TIMESTAMP(6) + INTERVAL %s SECOND WHERE id = %s",
+        (attempts, "dead" if dead else "pending", error[:500], outbox_backoff_s(attempts), outbox_id),
+    )
+    if dead:
+        observability.logger().error("event dead-lettered in the outbox", extra={"outbox_id": outbox_id})
+        observability.count("OutboxDeadLettered")
+
+
 def relay_outbox(older_than_s: int = 30, batch: int = 100) -> int:
     """Re-send events whose send after commit failed (or was cut short); how many were sent.
 
     A row is only picked up once it is `older_than_s` old, so the normal after-commit
-    send is not raced. SQS may then see an event twice; handlers are idempotent.
+    send is not raced, and once its own back-off has passed; the most overdue first.
+    SQS may then see an event twice; handlers are idempotent.
     """
     rows = db.fetch_all(
-        "SELECT id, queue, body FROM event_outbox WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL %s SECOND "
-        "ORDER BY id LIMIT %s",
+        "SELECT id, queue, body, attempts FROM event_outbox WHERE status = 'pending' "
+        "AND next_attempt_at <= UTC_TIMESTAMP(6) AND created_at < UTC_TIMESTAMP(6) - INTERVAL %s SECOND "
+        "ORDER BY next_attempt_at, id LIMIT %s",
         (older_than_s, batch),
     )
-    return sum(_send_from_outbox(int(row["id"]), row["queue"], row["body"]) for row in rows)
+    return sum(_send_from_outbox(int(r["id"]), r["queue"], r["body"], int(r["attempts"])) for r in rows)
+
+
+def outbox_dead_letters() -> int:
+    row = db.fetch_one("SELECT COUNT(*) AS n FROM event_outbox WHERE status = 'dead'")
+    return int(row["n"]) if row else 0
+
+
+def redrive_dead_letters() -> int:
+    """Put dead-lettered rows back in line (after fixing what made them fail); how many."""
+    return db.execute(
+        "UPDATE event_outbox SET status = 'pending', attempts = 0, next_attempt_at = UTC_TIMESTAMP(6) "
+        "WHERE status = 'dead'"
+    ).rowcount
 
 
 def reset_clients() -> None:
@@ -256,3 +295,17 @@ def first_time(handler: str, event: Event) -> bool:
         (handler, event.id),
     )
     return result.rowcount == 1
+
+
+def prune_processed(older_than_days: int = 30, batch: int = 5000) -> int:
+    """Forget idempotency claims older than `older_than_days` (in batches, so no long lock);
+    how many went. Keep them longer than any redelivery can arrive (SQS retains 14 days)."""
+    removed = 0
+    while True:
+        deleted = db.execute(
+            "DELETE FROM processed_events WHERE processed_at < UTC_TIMESTAMP(6) - INTERVAL %s DAY LIMIT %s",
+            (older_than_days, batch),
+        ).rowcount
+        removed += deleted
+        if deleted < batch:
+            return removed

@@ -68,6 +68,23 @@ def count(name: str, value: float = 1) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def alarm_count(name: str, value: float = 1) -> None:
+    """`count`, and the same datum on its own with only the service dimension: what the
+    stack's app-metric alarms watch (infrastructure/operations.py APP_METRIC_ALARMS), since
+    the invocation's metrics also carry its `operation`. Emitted at once outside local stages."""
+    count(name, value)
+    s = config.get_settings()
+    if s.is_local:
+        return
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=value, namespace=f"Mewayz/{s.stage}",
+        default_dimensions={"service": "mewayz"},
+    ):  # fmt: skip
+        pass
+
+
 def timing(name: str, milliseconds: float) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core.validation import EMAIL_PATTERN
-
 # What core/validation.Validator accepts, said in the schema so that schema-valid input is
-# valid input (schemathesis' positive_data_acceptance holds the document to that).
-NO_NUL = "^[^\\x00]*$"  # Validator.text refuses NUL characters
-SOME_TEXT = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"  # …and text that is empty once stripped
+# valid input (schemathesis' positive_data_acceptance holds the document to that). The
+# schema may be stricter than the validator (the email's ASCII local part), never looser.
+NO_NUL = "^[^\\x00]*$"
+SOME_TEXT = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"  # no NUL, not empty once stripped
+_LINE = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"  # Validator.name refuses these
+ONE_LINE = f"^[^{_LINE}]*[^\\s{_LINE}][^{_LINE}]*$"  # one line, no control or bidi characters, not blank
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 
 
 def text(min_length: int = 1, max_length: int = 255) -> dict[str, Any]:
@@ -21,14 +26,19 @@ def text(min_length: int = 1, max_length: int = 255) -> dict[str, Any]:
     return {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": SOME_TEXT}
 
 
+def name(max_length: int = 255) -> dict[str, Any]:
+    """A Validator.name field: one line, no control or bidi characters, not blank."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": ONE_LINE}
+
+
 def email() -> dict[str, Any]:
-    """A Validator.email field."""
+    """A Validator.email field (documented with an ASCII local part, a subset of what it takes)."""
     return {"type": "string", "format": "email", "maxLength": 255, "pattern": EMAIL_PATTERN}
 
 
 def password(min_length: int = 1) -> dict[str, Any]:
-    """A Validator.password field (not stripped: spaces are password characters)."""
-    return {"type": "string", "minLength": min_length, "maxLength": 1024, "pattern": NO_NUL}
+    """A Validator.password field (not stripped, but not blank either)."""
+    return {"type": "string", "minLength": min_length, "maxLength": 1024, "pattern": SOME_TEXT}
 
 
 def error_responses(*statuses: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.validation import is_ascii_number
 
 T = TypeVar("T")
 BAD_CURSOR = "This cursor is not valid; start from the first page."
@@ -30,7 +31,7 @@ def after_id(cursor: str | None) -> int | None:
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed({"cursor": [BAD_CURSOR]}) from None
     kind, _, value = raw.partition(":")
-    if kind != "id" or not value.isdigit():
+    if kind != "id" or not is_ascii_number(value):
         raise ValidationFailed({"cursor": [BAD_CURSOR]})
     return int(value)
 

@@ -49,56 +49,69 @@ def hit(name: str, identity: str, limit: int, period_s: int, *, fail_open: bool)
     except cache.CacheUnavailable:
         if fail_open:
             return Decision(True, 0)
-        raise DependencyUnavailable("Sign-in is briefly unavailable. Try again shortly.", dependency="redis") from None
+        raise DependencyUnavailable("This is briefly unavailable. Try again shortly.", dependency="redis") from None
     return Decision(bool(int(allowed)), max(1, math.ceil(float(wait))))
 
 
-def enforce(name: str, identity: str, limit: int, period_s: int, *, fail_open: bool = True) -> None:
+def enforce(
+    name: str, identity: str, limit: int, period_s: int, *, fail_open: bool = True, message: str | None = None
+) -> None:
     decision = hit(name, identity, limit, period_s, fail_open=fail_open)
     if not decision.allowed:
-        raise RateLimited(decision.retry_after)
+        raise RateLimited(decision.retry_after, message)
 
 
 # ---- failed logins ---------------------------------------------------------------------
 
 LOGIN_FREE_FAILURES = 5
 LOGIN_WINDOW_S = 15 * 60
+LOGIN_BASE_LOCK_S = 60
 LOGIN_MAX_LOCK_S = 60 * 60
+LOCKED_MESSAGE = "Too many failed sign-in attempts. Try again later."
+
+# One step, so concurrent attempts cannot all pass a check made before any of them is
+# counted: refuse while locked; else count this attempt as a failure in advance and, if it
+# is the fifth (or later) in the window, set the lock that follows it (1 min, doubling,
+# max 1 h). A success clears both keys, refunding the advance.
+_TAKE_ATTEMPT = """
+local locked = redis.call('PTTL', KEYS[2])
+if locked > 0 then
+  return {0, locked}
+end
+local failures = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+local free = tonumber(ARGV[1])
+if failures >= free then
+  local seconds = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ (failures - free))
+  redis.call('SET', KEYS[2], '1', 'EX', seconds)
+  return {1, seconds * 1000}
+end
+return {1, 0}
+"""
 
 
 def _login_keys(identity: str) -> tuple[str, str]:
     return cache.key("login", "fails", identity), cache.key("login", "lock", identity)
 
 
-def login_locked_for(identity: str) -> int:
-    """Seconds the identity (email + IP) must wait; raises 503 when Redis is down."""
-    _, lock = _login_keys(identity)
+def take_login_attempt(identity: str, message: str = LOCKED_MESSAGE) -> int:
+    """Count one password check for `identity` before it is made.
+
+    Raises RateLimited while the identity is locked out and DependencyUnavailable (503)
+    when Redis is down: without the count, guessing would be unlimited. Returns the
+    lock-out in seconds that follows if this attempt fails (0 while still free).
+    Call `clear_login_failures` when the password was right.
+    """
+    fails, lock = _login_keys(identity)
+    args = (LOGIN_FREE_FAILURES, LOGIN_WINDOW_S, LOGIN_BASE_LOCK_S, LOGIN_MAX_LOCK_S)
     try:
-        ttl = cache.call(lambda r: r.pttl(lock))
+        allowed, ms = cache.call(lambda r: r.eval(_TAKE_ATTEMPT, 2, fails, lock, *args))
     except cache.CacheUnavailable:
         raise DependencyUnavailable("Sign-in is briefly unavailable. Try again shortly.", dependency="redis") from None
-    return max(0, math.ceil(ttl / 1000)) if ttl and ttl > 0 else 0
-
-
-def record_login_failure(identity: str) -> int:
-    """Count a failure; past the free ones, lock for 1 min, doubling each time (max 1 h)."""
-    fails_key, lock = _login_keys(identity)
-
-    def run(r):  # type: ignore[no-untyped-def]
-        pipe = r.pipeline()
-        pipe.incr(fails_key)
-        pipe.expire(fails_key, LOGIN_WINDOW_S)
-        return pipe.execute()[0]
-
-    try:
-        failures = int(cache.call(run))
-        if failures >= LOGIN_FREE_FAILURES:
-            seconds = min(LOGIN_MAX_LOCK_S, 60 * 2 ** (failures - LOGIN_FREE_FAILURES))
-            cache.call(lambda r: r.set(lock, "1", ex=seconds))
-            return seconds
-    except cache.CacheUnavailable:
-        pass
-    return 0
+    seconds = math.ceil(int(ms) / 1000)
+    if not int(allowed):
+        raise RateLimited(seconds, message)
+    return seconds
 
 
 def clear_login_failures(identity: str) -> None:

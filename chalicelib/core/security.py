@@ -73,6 +73,16 @@ def dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+def now() -> float:
+    """The clock of signed tokens (tests move it to check link lifetimes)."""
+    return time.time()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    """Compare secrets in constant time; any text (hmac.compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
 def random_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
@@ -101,14 +111,14 @@ def keyed_hash(purpose: str, value: str) -> str:
 
 
 def sign(purpose: str, payload: dict[str, Any], expires_in: int) -> str:
-    body = dict(payload, exp=int(time.time()) + expires_in)
+    body = dict(payload, exp=int(now()) + expires_in)
     data = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).rstrip(b"=")
     return data.decode() + "." + _mac(purpose, data)
 
 
 def unsign(purpose: str, token: str) -> dict[str, Any]:
     data, _, mac = token.partition(".")
-    if not data or not mac or not hmac.compare_digest(mac, _mac(purpose, data.encode())):
+    if not data or not mac or not data.isascii() or not constant_time_equal(mac, _mac(purpose, data.encode())):
         raise InvalidToken("bad signature")
     try:
         body = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
@@ -116,6 +126,6 @@ def unsign(purpose: str, token: str) -> dict[str, Any]:
         raise InvalidToken("bad payload") from exc
     if not isinstance(body, dict) or not isinstance(body.get("exp"), int):
         raise InvalidToken("bad payload")
-    if body["exp"] < time.time():
+    if body["exp"] < now():
         raise ExpiredToken("expired")
     return body

@@ -5,6 +5,11 @@ cannot be replayed as cookies. Sessions end after SESSION_IDLE_S without use and
 SESSION_ABSOLUTE_S after login whatever happens; each user has a set of their
 session ids so logout-everywhere, a password change or a suspension ends them all.
 
+Redis may miss that clean-up (it was down at that moment), so a session also records the
+user's session generation, a number in MySQL that a password change, reset or suspension
+increments in the same transaction: whoever loads a session compares the two
+(accounts.auth does), and an older session is refused whatever Redis still holds.
+
 CSRF: the token is an HMAC of the session id (or, before login, of a random
 anonymous cookie), so it changes at login and needs no storage of its own.
 """
@@ -28,6 +33,7 @@ class Session:
     user_id: int
     created_at: float
     last_seen: float
+    generation: int = 0
 
 
 def _key(session_id: str) -> str:
@@ -38,12 +44,13 @@ def _user_key(user_id: int) -> str:
     return cache.key("user-sessions", user_id)
 
 
-def create(user_id: int) -> Session:
-    """A new session (always a new id: never reuse the pre-login one)."""
+def create(user_id: int, generation: int = 0) -> Session:
+    """A new session (always a new id: never reuse the pre-login one) of the user's
+    current session `generation`."""
     s = config.get_settings()
     now = time.time()
     sid = security.random_token(32)
-    record = json.dumps({"user_id": user_id, "created_at": now, "last_seen": now})
+    record = json.dumps({"user_id": user_id, "created_at": now, "last_seen": now, "gen": generation})
 
     def run(r):  # type: ignore[no-untyped-def]
         pipe = r.pipeline()
@@ -53,7 +60,7 @@ def create(user_id: int) -> Session:
         pipe.execute()
 
     cache.call(run)
-    return Session(sid, user_id, now, now)
+    return Session(sid, user_id, now, now, generation)
 
 
 def load(session_id: str) -> Session | None:
@@ -72,7 +79,7 @@ def load(session_id: str) -> Session | None:
     if now - data["last_seen"] > _TOUCH_EVERY_S:
         data["last_seen"] = now
         cache.call(lambda r: r.set(_key(session_id), json.dumps(data), ex=s.session_idle_s))
-    return Session(session_id, int(data["user_id"]), data["created_at"], data["last_seen"])
+    return Session(session_id, int(data["user_id"]), data["created_at"], data["last_seen"], int(data.get("gen", 0)))
 
 
 def destroy(session_id: str) -> None:

@@ -9,7 +9,6 @@ subclasses; they never build error responses themselves.
 
 from __future__ import annotations
 
-import hmac
 import json
 import secrets
 import threading
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
-from chalicelib.core import config, db, observability, ratelimit, sessions
+from chalicelib.core import config, db, observability, ratelimit, security, sessions
 from chalicelib.core.errors import (
     AppError,
     BadRequest,
@@ -33,6 +32,7 @@ from chalicelib.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from chalicelib.core.validation import is_ascii_number
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -51,7 +51,11 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPE = "application/x-www-form-urlencoded"
 # Not counted by the /api rate limit (API.md): health, signed webhooks, analytics collection.
 RATE_LIMIT_EXEMPT = frozenset({"/api/health", "/api/webhooks/stripe", "/api/collect"})
+MAX_FORM_FIELDS = 200
 _csrf_exempt: set[str] = set()
+# Who a bearer credential belongs to, for the rate limit (set by accounts.auth): a stable
+# id such as "user:42" for a valid credential, None for an invalid one.
+_rate_identity_of: Callable[[Request], str | None] | None = None
 
 
 @dataclass
@@ -171,8 +175,31 @@ def render_string(template: str, **context: Any) -> str:
         "flash": _take_flash(),
         "title": "",
     }
+    for provider in _context_providers:
+        try:
+            base.update(provider(st))
+        except Exception:  # noqa: BLE001 - an area's banner must never take the page down
+            observability.logger().exception("page context provider failed")
     base.update(context)
     return env().get_template(template).render(**base)
+
+
+ContextProvider = Callable[[RequestState], dict[str, Any]]
+_context_providers: list[ContextProvider] = []
+
+
+def add_context_provider(provider: ContextProvider) -> None:
+    """Values every rendered template gets (e.g. a banner an area shows across the layout).
+    Called at render time with the request's state; keep it to one cheap query."""
+    _context_providers.append(provider)
+
+
+def allow_form_action(*origins: str) -> None:
+    """Let this page's forms end on these origins too (a POST answered by a redirect to a
+    hosted payment page): CSP form-action also governs where the redirect goes."""
+    st = state()
+    st.extra.setdefault("form_action", [])
+    st.extra["form_action"] += [o for o in origins if o not in st.extra["form_action"]]
 
 
 def render(template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> Response:
@@ -229,20 +256,34 @@ def set_cookie(header_value: str) -> None:
     state().set_cookies.append(header_value)
 
 
+def form_pairs(request: Request) -> list[tuple[str, str]]:
+    """Every (name, value) of an urlencoded form body, in order; 400 past MAX_FORM_FIELDS."""
+    from urllib.parse import parse_qsl
+
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    raw = request.raw_body or b""
+    if content_type != FORM_TYPE or not raw:
+        return []
+    try:
+        return parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # parse_qsl's "Max number of fields exceeded"
+        raise BadRequest(f"A form may have at most {MAX_FORM_FIELDS} fields.", code="too_many_fields") from None
+
+
 def form(request: Request) -> dict[str, str]:
     """An urlencoded form body as a dict of first values (empty for other bodies)."""
     st = state()
     if st.form is None:
-        from urllib.parse import parse_qsl
-
-        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        raw = request.raw_body or b""
-        st.form = {}
-        if content_type == FORM_TYPE and raw:
-            text = raw.decode("utf-8", errors="replace")
-            for key, value in parse_qsl(text, keep_blank_values=True, max_num_fields=200):
-                st.form.setdefault(key, value)
+        values: dict[str, str] = {}
+        for key, value in form_pairs(request):
+            values.setdefault(key, value)
+        st.form = values
     return st.form
+
+
+def form_values(request: Request, name: str) -> list[str]:
+    """Every non-empty value of a repeated form field (`form` keeps only the first)."""
+    return [v for k, v in form_pairs(request) if k == name and v]
 
 
 FLASH_COOKIE = "mw_flash"
@@ -272,7 +313,7 @@ def _take_flash() -> list[dict[str, str]]:
     st.extra["flash_taken"] = True
     set_cookie(sessions.expired_cookie(FLASH_COOKIE))
     payload, _, signature = raw.partition(".")
-    if not hmac.compare_digest(signature, security.keyed_hash("flash", payload)):
+    if not security.constant_time_equal(signature, security.keyed_hash("flash", payload)):
         return []
     try:
         kind, message = json.loads(urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -307,18 +348,34 @@ def _check_csrf(request: Request) -> None:
     sent = request.headers.get("x-csrf-token") or form(request).get("csrf_token") or ""
     jar = cookies(request)
     binding = jar.get(sessions.SESSION_COOKIE) or jar.get(sessions.ANON_COOKIE)
-    if not binding or not sent or not hmac.compare_digest(sent, sessions.csrf_token(binding)):
+    if not binding or not sent or not security.constant_time_equal(sent, sessions.csrf_token(binding)):
         raise Forbidden(
             "This form has expired or came from another site. Reload the page and try again.", code="csrf_failed"
         )
+
+
+def set_rate_limit_identity(resolver: Callable[[Request], str | None]) -> None:
+    """Tell the rate limit whose a bearer credential is (accounts.auth registers this)."""
+    global _rate_identity_of
+    _rate_identity_of = resolver
+
+
+def rate_limit_identity(request: Request) -> str:
+    """Whose bucket a request counts in: the user of a valid credential ("user:42", however
+    many tokens they mint), else the client IP: anonymous calls and invalid credentials
+    alike, so junk Authorization values cannot each open a fresh bucket."""
+    if request.headers.get("authorization") and _rate_identity_of is not None:
+        who = _rate_identity_of(request)
+        if who:
+            return who
+    return "ip:" + client_ip(request)
 
 
 def _check_rate_limits(request: Request) -> None:
     if not is_api(request) or request.path in RATE_LIMIT_EXEMPT:
         return
     s = config.get_settings()
-    auth = request.headers.get("authorization")
-    identity = "token:" + hmac.new(b"rl", auth.encode(), "sha256").hexdigest() if auth else "ip:" + client_ip(request)
+    identity = rate_limit_identity(request)
     ratelimit.enforce("api", identity, s.api_rate_per_minute, 60)
     if request.path.startswith("/api/payments/"):
         ratelimit.enforce("payments", identity, s.payments_rate_per_minute, 60)
@@ -354,6 +411,8 @@ def json_body(request: Request) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON.", code="malformed_json") from None
+    except RecursionError:  # nested deeper than the parser's stack allows
+        raise BadRequest("The body is nested too deeply.", code="malformed_json") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="malformed_json")
     return data
@@ -365,7 +424,7 @@ def query(request: Request) -> dict[str, str]:
 
 def path_id(raw: str, what: str = "resource") -> int:
     """Ids are positive integers; anything else cannot name an object, so 404."""
-    if not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
+    if not is_ascii_number(raw) or int(raw) == 0:
         raise NotFound(f"No such {what}.")
     return int(raw)
 
@@ -374,7 +433,7 @@ def page_params(request: Request) -> tuple[int, str | None]:
     """`?limit=` (1-100, default 20) and the opaque `?cursor=` of API lists."""
     q = query(request)
     raw_limit = q.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+    if not is_ascii_number(raw_limit, 3) or not 1 <= int(raw_limit) <= 100:
         raise ValidationFailed({"limit": ["Must be a whole number from 1 to 100."]})
     return int(raw_limit), q.get("cursor") or None
 
@@ -422,7 +481,7 @@ def _guarded(request: Request, get_response: Callable[[Request], Response]) -> R
 
 def _body_size(request: Request) -> int:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit():
+    if is_ascii_number(declared):
         return int(declared)
     return len(request.raw_body or b"")
 
@@ -489,9 +548,10 @@ def _add_headers(response: Response, st: RequestState) -> None:
     h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     h.setdefault("X-Frame-Options", "DENY")
     if st.nonce:  # a rendered page: its own scripts and styles, nothing inline
+        form_action = " ".join(["'self'", *st.extra.get("form_action", [])])
         csp = (
             f"default-src 'self'; script-src 'self' 'nonce-{st.nonce}'; style-src 'self'; img-src 'self' data: https:; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+            f"object-src 'none'; base-uri 'self'; form-action {form_action}; frame-ancestors 'none'"
         )
     else:  # JSON, assets, redirects: nothing in them may run
         csp = "default-src 'none'; frame-ancestors 'none'"

@@ -15,7 +15,7 @@ from chalicelib import __version__
 from chalicelib.core.openapi import ERROR_SCHEMA, error_responses, json_ok, ref
 
 # Areas that publish JSON routes, in the order they appear in the document.
-AREAS = ["system", "accounts", "admin"]
+AREAS = ["system", "accounts", "admin", "payments"]
 # What any operation may answer, whatever its area says: the middleware refuses bodies over
 # MAX_BODY_BYTES (413) and Chalice a Content-Type the route does not take (415), GETs included.
 EVERY_OPERATION_MAY_ANSWER = (413, 415)

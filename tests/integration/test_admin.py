@@ -276,7 +276,9 @@ def _login(api, email: str) -> Any:
 
 
 def test_suspend_ends_every_access_and_reactivate_restores_exactly_its_sites(api, staff) -> None:
-    user = accounts_service.register({"name": "Sam Seller", "email": "sam@example.com", "password": PASSWORD})
+    user = accounts_service.register(
+        {"name": "Sam Seller", "email": "sam@example.com", "password": PASSWORD}, "127.0.0.1"
+    )
     user_token = token_for(user)
     session = sessions.create(user.id)
     live = make_site(user, "sam.example.com")

@@ -65,6 +65,7 @@ def fuzz_token(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, 
     # Generous limits so the fuzzer explores handlers instead of collecting 429s.
     monkeypatch.setenv("API_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("PAYMENTS_RATE_PER_MINUTE", "100000")
+    monkeypatch.setenv("AUTH_RATE_PER_MINUTE", "100000")
     monkeypatch.setenv("MAIL_DIR", str(tmp_path))
     config.reset()
     user = store.get_user(store.insert_user("Fuzz", "fuzz@example.com", "x", role=request.param, verified=True))
@@ -73,7 +74,7 @@ def fuzz_token(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, 
 
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case, live_server: str, fuzz_token: str) -> None:
+def test_no_server_errors(case, live_server: str, fuzz_token: str, stripe_stub) -> None:
     token = fuzz_token
     if case.path == "/api/auth/logout":  # it revokes the token it is called with: give each call its own
         token = service.issue_token(store.get_user_by_email("fuzz@example.com"), "logout", ["*"]).plaintext

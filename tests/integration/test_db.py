@@ -95,9 +95,13 @@ def test_parameters_are_never_interpolated_as_sql() -> None:
 
 
 def test_duplicate_key_is_recognised() -> None:
-    db.execute("INSERT INTO users (name, email, password_hash) VALUES ('A', 'dup@example.com', 'x')")
+    db.execute(
+        "INSERT INTO users (name, email, email_canonical, password_hash) VALUES ('A', 'dup@example.com', 'dup@example.com', 'x')"
+    )
     with pytest.raises(Exception) as info:
-        db.execute("INSERT INTO users (name, email, password_hash) VALUES ('B', 'DUP@example.com', 'x')")
+        db.execute(
+            "INSERT INTO users (name, email, email_canonical, password_hash) VALUES ('B', 'DUP@example.com', 'dup@example.com', 'x')"
+        )
     assert db.is_duplicate_key(info.value)
 
 

@@ -171,10 +171,13 @@ def test_sqs_send_failure_keeps_the_event_in_the_outbox_until_the_relay_schedule
     assert _outbox() == [{"event_id": event.id, "attempts": 1}]
 
     db.execute("UPDATE event_outbox SET created_at = created_at - INTERVAL 1 MINUTE")
-    assert events.relay_outbox(older_than_s=30) == 0  # the relay fails too: counted, row kept
+    assert events.relay_outbox(older_than_s=30) == 0  # its own back-off (30 s after a failure) runs too
+    db.execute("UPDATE event_outbox SET next_attempt_at = next_attempt_at - INTERVAL 1 MINUTE")
+    assert events.relay_outbox(older_than_s=30) == 0  # the relay's send fails too: counted, row kept
     assert _outbox() == [{"event_id": event.id, "attempts": 2}]
 
     sqs_backend.create_queue(QueueName=route.queue)  # SQS is back
+    db.execute("UPDATE event_outbox SET next_attempt_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
     scheduled = client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )

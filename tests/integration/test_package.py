@@ -166,7 +166,8 @@ def test_bundle_ships_the_migrations(probe: dict[str, Any], bundle: Path) -> Non
     source = sorted(p.name for p in (ROOT / "chalicelib" / "migrations").glob("*.sql"))
     assert shipped == source and shipped
     assert Path(probe["migrations_dir"]) == bundle / "chalicelib" / "migrations"
-    expected = sorted({name.removesuffix(".sql") for name in source if not name.endswith(".rollback.sql")})
+    expected = sorted({name.removesuffix(".sql") for name in source if not name.endswith(".rollback.sql")}
+                      | {p.stem for p in (ROOT / "chalicelib" / "migrations").glob("*.py")})  # fmt: skip
     assert probe["migrations"] == expected
 
 
@@ -236,3 +237,179 @@ def test_template_has_the_shared_infrastructure(package: Path) -> None:
         "error": {"code": "not_found", "message": "Nothing lives at this address."}
     }
     assert {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+
+
+# ---- operations (issue 14): the same package, both rule sets, what every function gets ----
+
+
+def _lint(template: Path, *extra: str) -> tuple[int, str]:
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), *extra, "--", str(template)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_template_passes_cfn_lint_and_the_serverless_rules(package: Path) -> None:
+    # One run checks both rule sets: cfn-lint's own plus the serverless rules appended.
+    rc, out = _lint(package / "sam.json", "--append-rules", "cfn_lint_serverless.rules")
+    assert rc & 6 == 0, f"cfn-lint / serverless rules findings:\n{out}"
+    # The only rule switched off anywhere: ES6000 ("needs a redrive policy"), on queues that
+    # are themselves where failures land (infrastructure/README.md, "Serverless rules").
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    ignored = {
+        name: res["Metadata"]["cfn-lint"]["config"]["ignore_checks"]
+        for name, res in resources.items()
+        if res.get("Metadata", {}).get("cfn-lint")
+    }
+    assert ignored and set(map(tuple, ignored.values())) == {("ES6000",)}
+    redrive_targets = {
+        r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] in ("AWS::SQS::Queue", "AWS::SNS::Subscription") and "RedrivePolicy" in r.get("Properties", {})
+    }
+    failure_destinations = {
+        r["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::Serverless::Function" and "EventInvokeConfig" in r["Properties"]
+    }
+    assert set(ignored) == redrive_targets | failure_destinations
+
+
+def test_the_serverless_rules_do_flag_what_the_merge_adds(package: Path, tmp_path: Path) -> None:
+    """Take the generated settings away again and the serverless rules report them: the
+    clean run above is the merge's doing, not rules that never fire."""
+    template = json.loads((package / "sam.json").read_text())
+    resources = template["Resources"]
+    resources["EventCanary"]["Properties"]["Tracing"] = "PassThrough"
+    del resources["EventCanaryLogGroup"]
+    del resources["EventCanary"]["Properties"]["EventInvokeConfig"]
+    del resources["RestAPI"]["Properties"]["AccessLogSetting"]
+    for name in ("AccountsEventsDeadLetterQueue",):
+        del resources[name]["Metadata"]
+    stripped = tmp_path / "stripped.json"
+    stripped.write_text(json.dumps(template))
+    _, out = _lint(stripped, "--append-rules", "cfn_lint_serverless.rules")
+    for finding in (
+        "WS1000 Lambda function EventCanary",
+        "WS1004 Lambda function EventCanary",
+        "ES1007 Lambda function event EventCanary",
+        "ES2000 API Gateway stage RestAPI",
+        "ES6000 SQS Queue AccountsEventsDeadLetterQueue",
+    ):
+        assert finding in out, out
+
+
+def test_every_function_gets_tracing_logs_alarms_and_async_failure_queues(package: Path) -> None:
+    template = json.loads((package / "sam.json").read_text())
+    resources = template["Resources"]
+    functions = {k: r for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert {"APIHandler", "Migrate", "SystemEvents", "EventCanary", "EventOutboxRelay"} <= set(functions)
+    alarms = {k for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    for fn_id, fn in functions.items():
+        props = fn["Properties"]
+        assert props["Tracing"] == "Active", fn_id
+        log_group = resources[f"{fn_id}LogGroup"]["Properties"]
+        assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{fn_id}}}"}
+        assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert {f"{fn_id}ErrorsAlarm", f"{fn_id}ThrottlesAlarm"} <= alarms
+        for event_id, event in (props.get("Events") or {}).items():
+            if event["Type"] != "Schedule":
+                continue
+            queue = event["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+            assert props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] == queue
+            assert resources[queue]["Type"] == "AWS::SQS::Queue", (fn_id, event_id)
+            assert f"{fn_id}FailedAlarm" in alarms
+    # Every alarm pages the topic and is on the one dashboard.
+    body = json.dumps(resources["Dashboard"]["Properties"]["DashboardBody"])
+    for alarm in alarms:
+        assert resources[alarm]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm
+        assert f"${{{alarm}.Arn}}" in body, alarm
+    # The alarms the issue names exist already, whether or not their metric is emitted yet.
+    assert {
+        "Api5xxAlarm",
+        "ApiLatencyAlarm",
+        "DatabaseCpuAlarm",
+        "DatabaseConnectionsAlarm",
+        "CachePrimaryMemoryAlarm",
+        "SesBounceRateAlarm",
+        "SesComplaintRateAlarm",
+        "StripeEventFailedAlarm",
+    } <= alarms
+    assert resources["SesBounceRateAlarm"]["Properties"]["Threshold"] == 0.05
+    assert resources["SesComplaintRateAlarm"]["Properties"]["Threshold"] == 0.001
+    assert resources["StripeEventFailedAlarm"]["Properties"]["Namespace"] == f"Mewayz/{STAGE}"
+
+
+def test_api_canary_stage_settings_and_waf(package: Path) -> None:
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    api = resources["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True
+    assert json.loads(api["AccessLogSetting"]["Format"])["requestId"] == "$context.requestId"
+    (default,) = [m for m in api["MethodSettings"] if m["ResourcePath"] == "/*" and m["HttpMethod"] == "*"]
+    assert default["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    handler = resources["APIHandler"]["Properties"]
+    assert handler["AutoPublishAlias"] == "live"
+    assert handler["DeploymentPreference"] == {"Type": "Canary10Percent5Minutes", "Alarms": [{"Ref": "Api5xxAlarm"}]}
+    # Every route invokes the alias (what the canary shifts), not $LATEST.
+    uris = [
+        spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        for methods in api["DefinitionBody"]["paths"].values()
+        for spec in methods.values()
+    ]
+    assert uris and all("${APIHandlerAliaslive}" in u for u in uris)
+    assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
+    rules = {r["Name"]: r for r in resources["ApiWebAcl"]["Properties"]["Rules"]}
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(rules)
+    paths = {"/api/collect", "/api/forms/1", "/api/pay/1", "/go/abc", "/api/auth/login", "/login"}
+    limited = {
+        p
+        for p in paths | {f"/api{p}" for p in paths}
+        for r in rules.values()
+        if "RateBasedStatement" in r["Statement"]
+        and re.search(
+            r["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"]["RegexString"], p
+        )
+    }
+    # Both through a custom domain (/api/...) and the execute-api URL's stage prefix (/api/api/...).
+    assert limited == paths | {f"/api{p}" for p in paths}
+    assert not re.search(
+        rules["rate-go"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"]["RegexString"],
+        "/api/sites/go/1",
+    )
+    assert resources["SitesDistribution"]["Properties"]["DistributionConfig"]["WebACLId"]["Fn::If"][0] == "InUsEast1"
+
+
+def test_functions_connect_through_the_proxy_as_the_app_user_and_only_migrate_holds_the_master(package: Path) -> None:
+    template = json.loads((package / "sam.json").read_text())
+    resources = template["Resources"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["DATABASE_SECRET_ARN"] == {"Ref": "AppDatabaseSecret"}
+    assert "DatabaseProxy.Endpoint" in env["DATABASE_URL"]["Fn::Sub"]
+    assert "DatabaseProxyReader.Endpoint" in env["DATABASE_READER_URL"]["Fn::Sub"]
+    assert env["DB_TLS"] == "true"
+    assert "DATABASE_URL" not in resources["AppSecret"]["Properties"]["SecretString"]["Fn::Sub"]
+    migrate_fn = resources["Migrate"]["Properties"]
+    assert migrate_fn["Environment"]["Variables"]["DATABASE_SECRET_ARN"] == {"Ref": "DatabaseSecret"}
+    assert migrate_fn["Role"] == {"Fn::GetAtt": ["MigrateRole", "Arn"]}
+    # Who may read the master secret: the migrate role, the proxy, rotation. Not the shared role.
+    readers = {
+        name
+        for name, res in resources.items()
+        if res["Type"] in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
+        and '{"Ref": "DatabaseSecret"}' in json.dumps(res)
+    }
+    assert readers == {"MigrateRole", "DatabaseProxyRole"}
+    rotations = {
+        r["Properties"]["SecretId"]["Ref"]: r["Properties"]["HostedRotationLambda"]["RotationType"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SecretsManager::RotationSchedule"
+    }
+    assert rotations == {"DatabaseSecret": "MySQLSingleUser", "AppDatabaseSecret": "MySQLMultiUser"}
+    assert "AWS::SecretsManager-2024-09-16" in template["Transform"]
+    assert resources["DatabaseProxy"]["Properties"]["RequireTLS"] is True
+    assert resources["DatabaseProxyReader"]["Properties"]["TargetRole"] == "READ_ONLY"
+    assert "CacheAuthSecret" in resources["Cache"]["Properties"]["AuthToken"]["Fn::Sub"]

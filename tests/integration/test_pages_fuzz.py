@@ -18,11 +18,13 @@ from chalicelib.core import config, security, sessions, web
 from chalicelib.sites import store as sites_store
 
 FIELDS = ["name", "email", "password", "current_password", "new_password", "abilities", "role", "status",
-          "q", "cursor", "next", "token_name", "csrf_token_extra"]  # fmt: skip
+          "q", "cursor", "next", "token_name", "csrf_token_extra", "limit", "expires_in_days", "target_id"]  # fmt: skip
 text = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["", " ", "0", "-1", "99999999999999999999", "a" * 3000, "<script>x</script>", "' OR 1=1 --",
-                     "%00", "../../etc/passwd", "admin", "super_admin", "suspended", "*", "😀", "\u202e"]),
+                     "%00", "../../etc/passwd", "admin", "super_admin", "suspended", "*", "😀", "\u202e",
+                     # issue 7: digits isdigit() takes and int() refuses; non-ASCII where tokens go
+                     "\u00b2", "\u0663", "\U0001d7d7", "aWQ6wrI", "\u00e9" * 43, "a\nb"]),
 )  # fmt: skip
 form_data = st.dictionaries(st.sampled_from(FIELDS), text, max_size=6)
 path_value = st.one_of(st.integers(min_value=-5, max_value=10**20).map(str), text.filter(lambda s: "/" not in s))
@@ -45,13 +47,14 @@ PAGE_ROUTES = list(_page_routes())
 def signed_in(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, object]:
     monkeypatch.setenv("MAIL_DIR", str(tmp_path))
     monkeypatch.setenv("API_RATE_PER_MINUTE", "100000")
+    monkeypatch.setenv("AUTH_RATE_PER_MINUTE", "100000")
     config.reset()
     user_id = store.insert_user("Fuzz Admin", "fuzz@example.com", security.hash_password("fuzz-admin-passphrase"),
                                 "super_admin", True)  # fmt: skip
     target = store.insert_user("Target", "target@example.com", "x", "user", True)
     site = sites_store.insert_site(target, "Target site", "target.example.com", "modern", "active")
     token = service.issue_token(store.get_user(user_id), "fuzz", ["*"]).token.id
-    session = sessions.create(user_id)
+    session = sessions.create(user_id, store.get_user(user_id).session_generation)
     return {
         "cookie": f"{sessions.SESSION_COOKIE}={session.id}",
         "csrf": sessions.csrf_token(session.id),

@@ -1,4 +1,6 @@
-"""Redis-backed rate limits (API.md): 60/min per token or IP on /api/*, login lock-out."""
+"""Redis-backed rate limits (API.md): 60/min per user (or per IP when anonymous) on /api/*, login lock-out.
+
+Who a request counts as is tested in tests/integration/accounts/test_throttling.py."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def test_sixty_requests_a_minute_per_token_then_429_with_retry_after(api, frozen
     assert api.get("/api/me", token=token).status == 429
 
 
-def test_limits_are_per_token(api, frozen) -> None:
+def test_limits_are_per_user(api, frozen) -> None:
     first, second = _token("a@example.com"), _token("b@example.com")
     for _ in range(60):
         api.get("/api/me", token=first)

@@ -19,7 +19,8 @@ HOW TO EXTEND (a new area):
      prints the row to add; check it says who really should call the route);
   2. add an entry to OWNED_OBJECT_FACTORIES for every new route with an `{id}` that a
      user owns (API or page) and for every new API list route: `create(owner)` makes an
-     object owned by `owner` and returns its id; `exists(id)` says whether it is still there.
+     object owned by `owner` and returns its id; `exists(id)` says whether it is still there
+     (a list of objects nobody owns, like a price catalogue, goes in UNOWNED_LISTS instead).
 """
 
 from __future__ import annotations
@@ -93,6 +94,20 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("GET", "/admin/sites"): "staff page",
     ("POST", "/admin/sites/{site_id}/status"): "staff page",
     ("GET", "/admin/audit"): "staff page",
+    # accounts (issue 7)
+    ("GET", "/undo-email-change/{token}"): "optional user",
+    ("POST", "/undo-email-change/{token}"): "optional user",
+    # payments
+    ("GET", "/api/payments/packages"): "token payments:read",
+    ("POST", "/api/payments/checkout/session"): "token payments:write",
+    ("GET", "/api/payments/checkout/status/{session_id}"): "token payments:read",
+    ("GET", "/api/payments/transactions"): "token payments:read",
+    ("GET", "/api/payments/subscription"): "token payments:read",
+    ("POST", "/api/payments/portal"): "token payments:write",
+    ("POST", "/api/webhooks/stripe"): "public",
+    ("GET", "/billing"): "page",
+    ("POST", "/billing/checkout"): "page",
+    ("POST", "/billing/portal"): "page",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
@@ -104,8 +119,9 @@ CSRF_EXEMPT_ALLOWED: set[str] = {"/unsubscribe/{token}"}
 
 
 class Owned(NamedTuple):
-    create: Callable[[User], int]  # make an object owned by this user; its id
-    exists: Callable[[int], bool]  # is the object with this id still there?
+    create: Callable[[User], int | str]  # make an object owned by this user; its id
+    exists: Callable[[int | str], bool]  # is the object with this id still there?
+    missing: int | str = 999_999_999  # an id of the same shape that names nothing
 
 
 def _new_token(owner: User) -> int:
@@ -116,11 +132,40 @@ def _token_exists(token_id: int) -> bool:
     return db.fetch_one("SELECT id FROM api_tokens WHERE id = %s", (token_id,)) is not None
 
 
+def _new_transaction(owner: User) -> int:
+    from chalicelib.payments import store as payments_store
+
+    return payments_store.insert_transaction(owner.id, "starter_pass", "payment", 999, "usd", {})
+
+
+def _new_checkout_session(owner: User) -> str:
+    from chalicelib.payments import store as payments_store
+
+    tx_id = _new_transaction(owner)
+    payments_store.update_transaction(tx_id, stripe_session_id=f"cs_test_owned_{tx_id}")
+    return f"cs_test_owned_{tx_id}"
+
+
+def _transaction_exists(tx_id: int | str) -> bool:
+    column = "stripe_session_id" if isinstance(tx_id, str) else "id"
+    return db.fetch_one(f"SELECT id FROM payment_transactions WHERE {column} = %s", (tx_id,)) is not None  # noqa: S608
+
+
 OWNED_OBJECT_FACTORIES: dict[str, Owned] = {
+    # accounts
     "/api/tokens": Owned(_new_token, _token_exists),  # list
     "/api/tokens/{token_id}": Owned(_new_token, _token_exists),
     "/settings/tokens/{token_id}/delete": Owned(_new_token, _token_exists),
+    # payments
+    "/api/payments/transactions": Owned(_new_transaction, _transaction_exists),  # list
+    "/api/payments/checkout/status/{session_id}": Owned(
+        _new_checkout_session, _transaction_exists, missing="cs_test_owned_missing"
+    ),
 }
+
+
+# API lists of objects no user owns (catalogues): exempt from the other-user list check.
+UNOWNED_LISTS: set[str] = {"/api/payments/packages"}
 
 
 # ---- the route table -------------------------------------------------------------------------
@@ -353,10 +398,11 @@ def test_a_token_with_only_the_pinned_ability_is_let_in(api, route: Route) -> No
 
 
 def _factory(route: Route) -> Owned:
+    lists = " (or, for a list of objects no user owns, add the path to UNOWNED_LISTS)" if "{" not in route.path else ""
     assert route.path in OWNED_OBJECT_FACTORIES, (
         f"add an entry for {route.path!r} to OWNED_OBJECT_FACTORIES (tests/integration/"
         "test_authorization_matrix.py): Owned(create=<make one owned by a user, return its id>, "
-        "exists=<is that id still there>)"
+        f"exists=<is that id still there>){lists}"
     )
     return OWNED_OBJECT_FACTORIES[route.path]
 
@@ -367,7 +413,7 @@ def test_another_users_object_is_as_if_it_did_not_exist(api, route: Route) -> No
     owner, intruder = _user("owner@example.com"), _user("intruder@example.com")
     object_id = owned.create(owner)
     intruder_token = _token(intruder, ["*"])
-    missing = _call(api, route, _concrete(route.path, 999_999_999), intruder, intruder_token)
+    missing = _call(api, route, _concrete(route.path, owned.missing), intruder, intruder_token)
     theirs = _call(api, route, _concrete(route.path, object_id), intruder, intruder_token)
     if route.is_api:
         assert_error(theirs, 404)
@@ -394,7 +440,7 @@ def _documented_lists() -> list[Route]:
 
     lists = []
     for route in TOKEN_ROUTES:
-        if route.method != "GET" or "{" in route.path or "staff" in _expected(route):
+        if route.method != "GET" or "{" in route.path or "staff" in _expected(route) or route.path in UNOWNED_LISTS:
             continue
         operation = document()["paths"].get(route.path, {}).get("get", {})
         schema = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})

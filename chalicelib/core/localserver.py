@@ -280,8 +280,9 @@ def serve(args: argparse.Namespace) -> int:
                 _say("the changed code did not start (see above); still serving the previous version")
                 continue
             if child is not None:
-                child.stop()
+                child.stop()  # it stops accepting, then finishes what it had taken
             child = fresh
+            _say(f"reloaded: pid {child.proc.pid} serves alone")
     except KeyboardInterrupt:
         pass
     finally:

@@ -36,6 +36,7 @@ PAGE_EXAMPLES: dict[str, Callable[[World], str]] = {
     "/admin/users/{user_id}": lambda w: f"/admin/users/{w.member.id}",
     "/reset-password/{token}": lambda w: f"/reset-password/{service.reset_token_for(w.member)}",
     "/verify-email/{token}": lambda w: "/verify-email/not-a-valid-link",  # the "link cannot be used" page
+    "/undo-email-change/{token}": lambda w: "/undo-email-change/not-a-valid-link",
     "/dev/mail/{message_id}": lambda w: "/dev/mail/" + mail.send(w.member.email, "Hello", "Hi https://x.test/a", "").id,
 }
 # Extra states of a page worth seeing (query strings, errors).

@@ -26,11 +26,11 @@ from tests.conftest import ROOT
 class Running:
     """A `python -m chalicelib.core.localserver` process and the lines it printed."""
 
-    def __init__(self, *args: str, cwd: Path = ROOT) -> None:
+    def __init__(self, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.core.localserver", "--port", "0", "--quiet", *args],
             cwd=cwd,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -89,7 +89,8 @@ def http(port: int, method: str, path: str, body: dict | None = None) -> tuple[i
 
 @pytest.fixture
 def dev_server(tmp_path: Path) -> Iterator[Running]:
-    server = Running("--stage", "test")
+    # 25 sign-ups from one address in a second: lift the per-IP sign-up limit for this burst.
+    server = Running("--stage", "test", env={"AUTH_RATE_PER_MINUTE": "1000"})
     yield server
     server.stop()
 
@@ -213,7 +214,7 @@ def test_a_code_change_reloads_without_dropping_requests(probe_project: Path) ->
         asker = threading.Thread(target=keep_asking)
         asker.start()
         (probe_project / "app.py").write_text(PROBE_APP.format(version="two"))
-        server.wait_for("serving with pid", count=2)
+        server.wait_for("reloaded:")
         in_flight.join(timeout=30)
         stop.set()
         asker.join(timeout=30)

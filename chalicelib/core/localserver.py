@@ -311,7 +311,10 @@ def _child(args: argparse.Namespace) -> int:
     ready_fd = int(os.environ.pop(_READY_FD))
     os.write(ready_fd, b"ready\n")
     os.close(ready_fd)
-    stop.wait()
+    # Wake up now and then: Linux may deliver SIGTERM to a busy handler thread, and Python
+    # runs the handler only once the main thread runs again (a plain wait() could sleep on).
+    while not stop.wait(0.2):
+        pass
     server.shutdown()  # no more accepts: the next child (or the backlog) takes new connections
     if not server.wait_idle(STOP_GRACE_S):
         _say(f"stopping with {server.in_flight} request(s) still in flight")

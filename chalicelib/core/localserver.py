@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import select
 import signal
@@ -124,10 +125,37 @@ def _handler_class(quiet: bool) -> type:
             if self._later:
                 server.begin()
             try:
-                ChaliceRequestHandler._generic_handle(self)
+                if self._body_acceptable():
+                    ChaliceRequestHandler._generic_handle(self)
             finally:
                 if self._later:
                     server.end()
+
+        def _body_acceptable(self) -> bool:
+            """Answer what API Gateway would for a Content-Length Chalice cannot read (it would
+            raise, dropping the connection) or one too large to read, in the API's error shape."""
+            from chalicelib.core import config
+
+            declared = self.headers.get("content-length")
+            if declared is None:
+                return True
+            if not declared.strip().isdigit():
+                self._refuse(400, "bad_request", "The Content-Length header is not a number.")
+                return False
+            if int(declared) > config.get_settings().max_body_bytes:
+                self._refuse(413, "payload_too_large", "The request body is too large.")
+                return False
+            return True
+
+        def _refuse(self, status: int, code: str, message: str) -> None:
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            self.close_connection = True  # the body, if any, is left unread
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _counted
 

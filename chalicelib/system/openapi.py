@@ -16,9 +16,10 @@ from chalicelib.core.openapi import ERROR_SCHEMA, error_responses, json_ok, ref
 
 # Areas that publish JSON routes, in the order they appear in the document.
 AREAS = ["system", "accounts", "admin", "payments"]
-# What any operation may answer, whatever its area says: the middleware refuses bodies over
-# MAX_BODY_BYTES (413) and Chalice a Content-Type the route does not take (415), GETs included.
-EVERY_OPERATION_MAY_ANSWER = (413, 415)
+# What any operation may answer, whatever its area says: a malformed request (a Content-Length
+# that is not a number: API Gateway and the local server answer 400), a body over
+# MAX_BODY_BYTES (413) and a Content-Type the route does not take (415, from Chalice; GETs too).
+EVERY_OPERATION_MAY_ANSWER = (400, 413, 415)
 _VERBS = ("get", "put", "post", "patch", "delete")
 
 

@@ -238,3 +238,30 @@ def test_a_code_change_reloads_without_dropping_requests(probe_project: Path) ->
         assert _version(server.port) == "two"
     finally:
         server.stop()
+
+
+def raw_request(base: str, head: str) -> tuple[int, dict]:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(head.encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), json.loads(data.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize(
+    ("content_length", "status", "code"),
+    [
+        ("", 400, "bad_request"),
+        ("-1", 400, "bad_request"),
+        ("abc", 400, "bad_request"),
+        ("99999999999", 413, "payload_too_large"),
+    ],
+)
+def test_a_content_length_chalice_cannot_read_is_answered_not_dropped(
+    live_server: str, content_length: str, status: int, code: str
+) -> None:
+    head = f"GET /api/me HTTP/1.1\r\nHost: x\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
+    got_status, body = raw_request(live_server, head)
+    assert got_status == status and body["error"]["code"] == code

@@ -23,6 +23,15 @@ from chalicelib.payments import service as payments_service
 from chalicelib.payments import webhooks as payments_webhooks
 from chalicelib.payments.pages import bp as payments_pages_bp
 from chalicelib.payments.routes import bp as payments_api_bp
+from chalicelib.sites import handlers as sites_handlers
+from chalicelib.sites import service as sites_service
+from chalicelib.sites.pages import bp as sites_pages_bp
+from chalicelib.sites.public import bp as sites_public_bp
+from chalicelib.sites.public import serve_by_host as serve_site_by_host
+from chalicelib.sites.routes import bp as sites_api_bp
+from chalicelib.social import handlers as social_handlers
+from chalicelib.social.pages import bp as social_pages_bp
+from chalicelib.social.routes import bp as social_api_bp
 from chalicelib.system import handlers as system_handlers
 from chalicelib.system import service as system_service
 from chalicelib.system.routes import bp as system_bp
@@ -36,8 +45,14 @@ app.register_blueprint(accounts_pages_bp)
 app.register_blueprint(dev_mail_bp)
 app.register_blueprint(admin_api_bp)
 app.register_blueprint(admin_pages_bp)
+app.register_blueprint(social_api_bp)
+app.register_blueprint(social_pages_bp)
 app.register_blueprint(payments_api_bp)
 app.register_blueprint(payments_pages_bp)
+app.register_blueprint(sites_api_bp)
+app.register_blueprint(sites_pages_bp)
+app.register_blueprint(sites_public_bp)
+web.register_host_handler(serve_site_by_host)  # local stages: published sites by Host header
 web.register_fallback_routes(app)  # last: only what no route above matches
 
 
@@ -85,6 +100,16 @@ def accounts_events(event: Any) -> dict[str, Any]:
     return ACCOUNTS_EVENTS.consume(event)
 
 
+# Social: one post (or account) per message, so posts publish in parallel and a slow one
+# holds up nothing else.
+SOCIAL_EVENTS = events.route("social", social_handlers.HANDLERS)
+
+
+@app.on_sqs_message(queue=SOCIAL_EVENTS.queue, batch_size=1)
+def social_events(event: Any) -> dict[str, Any]:
+    return SOCIAL_EVENTS.consume(event)
+
+
 # payments: Stripe events stored by the webhook receiver, and the receipt of each payment.
 PAYMENTS_EVENTS = events.route(
     "payments",
@@ -95,11 +120,57 @@ PAYMENTS_EVENTS = events.route(
 )
 
 
+# ---- sites: publishing, CDN, serving, plans ---------------------------------------------
+
+SITES_PROVISION = events.route("sites_provision", {sites_service.PUBLISH_EVENT: sites_handlers.provision})
+SITES_CDN = events.route("sites_cdn", {sites_service.CDN_EVENT: sites_handlers.invalidate})
+SITES_EVENTS = events.route(
+    "sites",
+    {
+        sites_service.SERVING_EVENT: sites_handlers.sync_serving,
+        sites_service.DELETED_EVENT: sites_handlers.remove_deleted,
+        sites_service.PUBLISHED_EVENT: sites_handlers.notify_published,
+        sites_service.PLAN_CHANGED_EVENT: sites_handlers.plan_changed,
+    },
+)
+
+
 # One message per invocation: applying an event may wait on Stripe (read-backs) and each
 # message should have the whole function timeout.
 @app.on_sqs_message(queue=PAYMENTS_EVENTS.queue, batch_size=1)
 def payments_events(event: Any) -> dict[str, Any]:
     return PAYMENTS_EVENTS.consume(event)
+
+
+@app.on_sqs_message(queue=SITES_PROVISION.queue, batch_size=1)
+def sites_provision(event: Any) -> dict[str, Any]:
+    return SITES_PROVISION.consume(event)
+
+
+@app.on_sqs_message(queue=SITES_CDN.queue, batch_size=10, maximum_batching_window_in_seconds=5)
+def sites_cdn(event: Any) -> dict[str, Any]:
+    # Paths of events arriving close together go out as one CreateInvalidation.
+    return sites_handlers.invalidate_batch(event)
+
+
+@app.on_sqs_message(queue=SITES_EVENTS.queue, batch_size=10)
+def sites_events(event: Any) -> dict[str, Any]:
+    return SITES_EVENTS.consume(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sites_link_schedules(_event: Any) -> None:
+    sites_handlers.republish_due()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def sites_prune_versions(_event: Any) -> None:
+    sites_handlers.prune_versions()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def sites_domain_recheck(_event: Any) -> None:
+    sites_handlers.recheck_domains()
 
 
 # ---- schedules -----------------------------------------------------------------------
@@ -113,6 +184,21 @@ def event_canary(_event: Any) -> None:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def event_outbox_relay(_event: Any) -> None:
     system_handlers.relay_outbox()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def social_publish_due(_event: Any) -> None:
+    social_handlers.publish_due()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def social_refresh_tokens(_event: Any) -> None:
+    social_handlers.refresh_tokens()
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def social_follower_snapshots(_event: Any) -> None:
+    social_handlers.snapshot_followers()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))

@@ -26,28 +26,46 @@ class Plan:
     features: frozenset[str]
 
 
-_BASE_QUOTAS = {"sites": 1, "pages_per_site": 5, "contacts": 250, "email_sends_per_month": 500}
+_BASE_QUOTAS = {
+    "sites": 1,
+    "pages_per_site": 5,
+    "contacts": 250,
+    "email_sends_per_month": 500,
+    "instagram_accounts": 1,
+}
 PLANS: dict[str, Plan] = {
     "free": Plan("free", "Free", 0, _BASE_QUOTAS, frozenset()),
     "starter": Plan(
         "starter",
         "Starter",
         999,
-        {"sites": 3, "pages_per_site": 20, "contacts": 2_500, "email_sends_per_month": 10_000},
+        {"sites": 3, "pages_per_site": 20, "contacts": 2_500, "email_sends_per_month": 10_000, "instagram_accounts": 2},
         frozenset({"custom_domain", "remove_branding"}),
     ),
     "professional": Plan(
         "professional",
         "Professional",
         2999,
-        {"sites": 10, "pages_per_site": 100, "contacts": 25_000, "email_sends_per_month": 100_000},
+        {
+            "sites": 10,
+            "pages_per_site": 100,
+            "contacts": 25_000,
+            "email_sends_per_month": 100_000,
+            "instagram_accounts": 5,
+        },
         frozenset({"custom_domain", "remove_branding", "advanced_analytics", "tracking_pixels"}),
     ),
     "enterprise": Plan(
         "enterprise",
         "Enterprise",
         9999,
-        {"sites": UNLIMITED, "pages_per_site": UNLIMITED, "contacts": UNLIMITED, "email_sends_per_month": 1_000_000},
+        {
+            "sites": UNLIMITED,
+            "pages_per_site": UNLIMITED,
+            "contacts": UNLIMITED,
+            "email_sends_per_month": 1_000_000,
+            "instagram_accounts": UNLIMITED,
+        },
         frozenset({"custom_domain", "remove_branding", "advanced_analytics", "tracking_pixels"}),
     ),
 }
@@ -98,6 +116,7 @@ def plan_cards() -> list[dict[str, Any]]:
             if q["contacts"] != UNLIMITED
             else "Unlimited contacts",
             amount("email", q["email_sends_per_month"], "email", "emails") + " / month",
+            amount("instagram", q["instagram_accounts"], "Instagram account", "Instagram accounts"),
         ]
         lines += [label for feature, label in _FEATURE_LABELS.items() if feature in plan.features]
         price = "$0" if plan.monthly_price == 0 else f"${plan.monthly_price / 100:.2f}"

@@ -332,8 +332,12 @@ def resend_verification() -> Response:
 def dashboard() -> Response:
     user = auth.current().user
     plan = access.plan_of(user)
+    from chalicelib.sites import service as sites  # the sites card
+
+    my_sites, _ = sites.list_sites(user, 3, None)
     return web.render(
         "pages/dashboard.html",
+        sites=my_sites,
         title="Dashboard",
         plan_name=plan.name,
         plan_key=plan.key,

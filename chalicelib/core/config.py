@@ -24,6 +24,7 @@ SECRET_KEYS = (
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
     "REDIS_AUTH_TOKEN",
+    "INSTAGRAM_APP_SECRET",
 )
 _DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused outside local stages
 
@@ -71,10 +72,31 @@ class Settings:
     payments_rate_per_minute: int = 10
     session_idle_s: int = 2 * 60 * 60
     session_absolute_s: int = 7 * 24 * 60 * 60
+    # Instagram API with Instagram Login (social area). With no app id, local stages use the stub.
+    instagram_app_id: str = ""
+    instagram_app_secret: str = field(default="", repr=False)
+    instagram_authorize_url: str = "https://www.instagram.com/oauth/authorize"
+    instagram_token_url: str = "https://api.instagram.com/oauth/access_token"  # noqa: S105 - a URL, not a secret
+    instagram_graph_url: str = "https://graph.instagram.com"
+    instagram_graph_version: str = "v23.0"
+    instagram_connect_timeout: float = 3.0
+    instagram_read_timeout: float = 10.0
+    instagram_retry_base_s: float = 0.5
+    social_media_base_url: str = ""
+    csp_connect_src: str = ""
     # Accounts security: tokens minted from a password, sign-in/sign-up per IP, the outbox.
     login_token_ttl_days: int = 30
     auth_rate_per_minute: int = 20
     outbox_max_attempts: int = 10
+    # Sites: platform hostnames are <handle>.<sites_base_domain>; published files go out
+    # through the CDN (CloudFront in AWS, the local router on local stages).
+    sites_base_domain: str = "mewayz.site"
+    cdn_backend: str = ""
+    sites_distribution_id: str = ""
+    sites_kvs_arn: str = ""
+    dns_backend: str = ""
+    dns_records_file: str = ""
+    form_rate_per_minute: int = 10
 
     @property
     def is_local(self) -> bool:
@@ -96,6 +118,15 @@ class Settings:
     @property
     def stripe_configured(self) -> bool:
         return bool(self.stripe_secret_key)
+
+    @property
+    def instagram_configured(self) -> bool:
+        return bool(self.instagram_app_id and self.instagram_app_secret)
+
+    @property
+    def social_media_base(self) -> str:
+        """Public base URL of uploaded post images (CloudFront in AWS; this app locally)."""
+        return (self.social_media_base_url or self.public_url.rstrip("/") + "/social/media").rstrip("/")
 
 
 def _coerce(raw: str, like: object) -> object:
@@ -168,6 +199,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("MAIL_BACKEND must be 'local' or 'ses'")
     if s.storage_backend not in ("", "local", "s3"):
         raise ConfigError("STORAGE_BACKEND must be 'local' or 's3'")
+    if s.cdn_backend not in ("", "local", "cloudfront"):
+        raise ConfigError("CDN_BACKEND must be 'local' or 'cloudfront'")
+    if s.dns_backend not in ("", "local", "dns"):
+        raise ConfigError("DNS_BACKEND must be 'local' or 'dns'")
     if s.events_backend not in ("inprocess", "thread", "sqs"):
         raise ConfigError("EVENTS_BACKEND must be 'inprocess', 'thread' or 'sqs'")
     if not s.is_local and (s.secret_key == _DEV_SECRET or len(s.secret_key) < 32):
@@ -187,7 +222,7 @@ def reset() -> None:
 def describe() -> str:
     """The non-secret settings as JSON, for start-up logs and `scripts/dev`."""
     s = get_settings()
-    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret", "redis_auth_token"}
+    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret", "redis_auth_token", "instagram_app_secret"}
     shown = {f.name: getattr(s, f.name) for f in fields(s) if f.name not in hidden}
     for key in ("database_url", "database_reader_url", "redis_url"):
         shown[key] = _redact_url(str(shown[key]))

@@ -53,9 +53,21 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 RATE_LIMIT_EXEMPT = frozenset({"/api/health", "/api/webhooks/stripe", "/api/collect"})
 MAX_FORM_FIELDS = 200
 _csrf_exempt: set[str] = set()
+_body_limits: dict[str, int] = {}
 # Who a bearer credential belongs to, for the rate limit (set by accounts.auth): a stable
 # id such as "user:42" for a valid credential, None for an invalid one.
 _rate_identity_of: Callable[[Request], str | None] | None = None
+# Public routes with their own per-IP limits (API.md): forms posted from published sites.
+RATE_LIMIT_EXEMPT_PREFIXES = ("/api/forms/",)
+# Requests for another host than the app's own (a published site's domain) are answered
+# by this handler (registered by the sites area) before any route; None = not such a host.
+_host_handler: Callable[[Request], Response | None] | None = None
+
+
+def register_host_handler(handler: Callable[[Request], Response | None]) -> None:
+    """Answer requests by Host header before routing (local serving of published sites)."""
+    global _host_handler
+    _host_handler = handler
 
 
 @dataclass
@@ -327,6 +339,11 @@ def csrf_exempt(path: str) -> None:
     _csrf_exempt.add(path)
 
 
+def body_limit(path: str, max_bytes: int) -> None:
+    """Let one route (by its route path) take bodies larger than MAX_BODY_BYTES (uploads)."""
+    _body_limits[path] = max_bytes
+
+
 def csrf_token() -> str:
     """The token forms must send back: bound to the session, or to an anonymous cookie."""
     st = state()
@@ -373,6 +390,8 @@ def rate_limit_identity(request: Request) -> str:
 
 def _check_rate_limits(request: Request) -> None:
     if not is_api(request) or request.path in RATE_LIMIT_EXEMPT:
+        return
+    if request.path.startswith(RATE_LIMIT_EXEMPT_PREFIXES):
         return
     s = config.get_settings()
     identity = rate_limit_identity(request)
@@ -461,7 +480,11 @@ def handle(request: Request, get_response: Callable[[Request], Response]) -> Res
 
 def _guarded(request: Request, get_response: Callable[[Request], Response]) -> Response:
     try:
-        if _body_size(request) > config.get_settings().max_body_bytes:
+        if _host_handler is not None:
+            by_host = _host_handler(request)
+            if by_host is not None:
+                return by_host
+        if _body_size(request) > _body_limits.get(request.path, config.get_settings().max_body_bytes):
             raise PayloadTooLarge()
         _check_rate_limits(request)
         _check_csrf(request)
@@ -553,6 +576,9 @@ def _add_headers(response: Response, st: RequestState) -> None:
             f"default-src 'self'; script-src 'self' 'nonce-{st.nonce}'; style-src 'self'; img-src 'self' data: https:; "
             f"object-src 'none'; base-uri 'self'; form-action {form_action}; frame-ancestors 'none'"
         )
+        extra_connect = config.get_settings().csp_connect_src.strip()
+        if extra_connect:  # e.g. the S3 origin that presigned uploads go to
+            csp += f"; connect-src 'self' {extra_connect}"
     else:  # JSON, assets, redirects: nothing in them may run
         csp = "default-src 'none'; frame-ancestors 'none'"
     h.setdefault("Content-Security-Policy", csp)

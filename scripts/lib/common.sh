@@ -14,6 +14,8 @@
 #   ensure_redis [URL]             make Redis answer at URL (start/install it when local)
 #   ensure_database [URL]          create the database and the app user of URL when needed
 #   ensure_assets                  run scripts/build-assets when present
+#   ensure_node_tools DIR          npm ci in DIR (a package.json + lock) when its node_modules is
+#                                  missing or older than the lock
 #   start_stub NAME PORT           serve stubs/NAME.py (a local stand-in of an external API)
 #                                  in the background on PORT unless it already answers
 #   apt_install PKG...             apt-get update (once) + install, as root or through sudo
@@ -679,4 +681,21 @@ try:
 except Exception:
     sys.exit(1)
 PY
+}
+
+
+# ensure_node_tools DIR: `npm ci` in DIR when node_modules is missing or older than the lock.
+ensure_node_tools() {
+  local dir=$1 stamp="$1/node_modules/.package-lock.json"
+  [[ -f $dir/package.json ]] || return 0
+  if [[ -f $stamp && ! ( -f $dir/package-lock.json && $dir/package-lock.json -nt $stamp ) ]]; then
+    ok "Node tools up to date ($dir)"
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm || { warn "npm missing: $dir not installed"; return 0; }
+  info "Installing Node tools ($dir: npm ci)"
+  run_logged "npm-$(basename "$dir")" npm --prefix "$dir" ci --no-audit --no-fund --loglevel=error ||
+    die "npm ci failed in $dir (log: $MEWAYZ_LOG_DIR/npm-$(basename "$dir").log)"
+  touch "$stamp"
+  ok "Node tools installed ($dir)"
 }

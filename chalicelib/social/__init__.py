@@ -1,0 +1,1 @@
+"""Social: Instagram accounts (Instagram API with Instagram Login), scheduled posts, insights."""

@@ -20,14 +20,16 @@ HOW TO EXTEND (a new area):
   2. add an entry to OWNED_OBJECT_FACTORIES for every new route with an `{id}` that a
      user owns (API or page) and for every new API list route: `create(owner)` makes an
      object owned by `owner` and returns its id; `exists(id)` says whether it is still there
-     (a list of objects nobody owns, like a price catalogue, goes in UNOWNED_LISTS instead).
+     (a path naming nothing a user owns, like a price catalogue, goes in NOT_OWNED instead).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import pytest
 
@@ -110,11 +112,84 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("GET", "/billing"): "page",
     ("POST", "/billing/checkout"): "page",
     ("POST", "/billing/portal"): "page",
+    # sites (and the public serving of published sites)
+    ("DELETE", "/api/sites/{site_id}"): "token sites:write",
+    ("DELETE", "/api/sites/{site_id}/custom-domain"): "token sites:write",
+    ("DELETE", "/api/sites/{site_id}/pages/{page_id}"): "token sites:write",
+    ("GET", "/api/sites"): "token sites:read",
+    ("GET", "/api/sites/{site_id}"): "token sites:read",
+    ("GET", "/api/sites/{site_id}/deployments"): "token sites:read",
+    ("GET", "/api/sites/{site_id}/deployments/{deployment_id}"): "token sites:read",
+    ("GET", "/api/sites/{site_id}/pages"): "token sites:read",
+    ("GET", "/api/sites/{site_id}/pages/{page_id}"): "token sites:read",
+    ("GET", "/api/sites/{site_id}/qr.svg"): "token sites:read",
+    ("GET", "/api/sites/{site_id}/submissions"): "token sites:read",
+    ("GET", "/go/{link_id}"): "public",
+    ("GET", "/robots.txt"): "public",
+    ("GET", "/s/{domain}"): "public",
+    ("GET", "/s/{domain}/{slug}"): "public",
+    ("GET", "/sites"): "page",
+    ("GET", "/sites/check-domain"): "page",
+    ("GET", "/sites/new"): "page",
+    ("GET", "/sites/templates/{template}"): "page",
+    ("GET", "/sites/{site_id}"): "page",
+    ("GET", "/sites/{site_id}/deployments/{deployment_id}/status"): "page",
+    ("GET", "/sites/{site_id}/qr.svg"): "page",
+    ("PATCH", "/api/sites/{site_id}"): "token sites:write",
+    ("PATCH", "/api/sites/{site_id}/pages/{page_id}"): "token sites:write",
+    ("POST", "/api/forms/{block_id}"): "public",
+    ("POST", "/api/sites"): "token sites:write",
+    ("POST", "/api/sites/{site_id}/custom-domain/verify"): "token sites:write",
+    ("POST", "/api/sites/{site_id}/deployments/{deployment_id}/rollback"): "token sites:write",
+    ("POST", "/api/sites/{site_id}/pages"): "token sites:write",
+    ("POST", "/api/sites/{site_id}/publish"): "token sites:write",
+    ("POST", "/sites/new"): "page",
+    ("POST", "/sites/{site_id}/custom-domain"): "page",
+    ("POST", "/sites/{site_id}/custom-domain/delete"): "page",
+    ("POST", "/sites/{site_id}/custom-domain/verify"): "page",
+    ("POST", "/sites/{site_id}/delete"): "page",
+    ("POST", "/sites/{site_id}/deployments/{deployment_id}/rollback"): "page",
+    ("POST", "/sites/{site_id}/pages"): "page",
+    ("POST", "/sites/{site_id}/pages/{page_id}/delete"): "page",
+    ("POST", "/sites/{site_id}/pages/{page_id}/save"): "page",
+    ("POST", "/sites/{site_id}/preview"): "page",
+    ("POST", "/sites/{site_id}/publish"): "page",
+    ("POST", "/sites/{site_id}/settings"): "page",
+    ("PUT", "/api/sites/{site_id}/custom-domain"): "token sites:write",
+    # social
+    ("DELETE", "/api/social/accounts/{account_id}"): "token social:write",
+    ("DELETE", "/api/social/posts/{post_id}"): "token social:write",
+    ("GET", "/api/social/accounts"): "token social:read",
+    ("GET", "/api/social/accounts/{account_id}/insights"): "token social:read",
+    ("GET", "/api/social/accounts/{account_id}/media"): "token social:read",
+    ("GET", "/api/social/posts"): "token social:read",
+    ("GET", "/api/social/posts/{post_id}"): "token social:read",
+    ("GET", "/social"): "page",
+    ("GET", "/social/instagram/callback"): "public",
+    ("GET", "/social/media/{user_id}/{name}"): "public",
+    ("PATCH", "/api/social/posts/{post_id}"): "token social:write",
+    ("POST", "/api/social/instagram/connect"): "token social:write",
+    ("POST", "/api/social/posts"): "token social:write",
+    ("POST", "/api/social/uploads"): "token social:write",
+    ("POST", "/social/accounts/{account_id}/disconnect"): "page",
+    ("POST", "/social/connect"): "page",
+    ("POST", "/social/posts"): "page",
+    ("POST", "/social/posts/{post_id}/cancel"): "page",
+    ("POST", "/social/uploads"): "page",
+    ("PUT", "/social/uploads/{ticket}"): "public",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
 # requests without ambient authority (e.g. RFC 8058 one-click unsubscribe, when it lands).
-CSRF_EXEMPT_ALLOWED: set[str] = {"/unsubscribe/{token}"}
+CSRF_EXEMPT_ALLOWED: dict[str, str] = {
+    "/unsubscribe/{token}": "RFC 8058 one-click unsubscribe (API.md)",
+    "/social/uploads/{ticket}": "an image upload authorised by its signed ticket, never by a cookie",
+}
+# Dynamic routes whose answers may be cached (everything else must say Cache-Control: no-store).
+CACHEABLE_ROUTES: dict[str, str] = {
+    "/static/{name}": "content-hashed assets",
+    "/robots.txt": "the same for every visitor",
+}
 
 
 # ---- objects a user owns: one entry per `{id}` route a user owns, and per API list route ---
@@ -156,6 +231,13 @@ def _transaction_exists(tx_id: int | str) -> bool:
     return db.fetch_one(f"SELECT id FROM payment_transactions WHERE {column} = %s", (tx_id,)) is not None  # noqa: S608
 
 
+_SITE = sites_factories.OWNED_OBJECT_FACTORIES["/api/sites/{site_id}"]
+_PAGE = sites_factories.OWNED_OBJECT_FACTORIES["/api/sites/{site_id}/pages/{page_id}"]
+_DEPLOYMENT = sites_factories.OWNED_OBJECT_FACTORIES["/api/sites/{site_id}/deployments/{deployment_id}"]
+_DOMAIN_SITE = sites_factories.OWNED_OBJECT_FACTORIES["/api/sites/{site_id}/custom-domain"]
+_IG_ACCOUNT = social_factories.FACTORIES["/api/social/accounts/{account_id}"]
+_POST = social_factories.FACTORIES["/api/social/posts/{post_id}"]
+
 OWNED_OBJECT_FACTORIES: dict[str, Owned | Callable[[User], Id]] = {
     # accounts
     "/api/tokens": Owned(_new_token, _token_exists),  # list
@@ -169,13 +251,39 @@ OWNED_OBJECT_FACTORIES: dict[str, Owned | Callable[[User], Id]] = {
     # sites and social keep theirs next to their tests (a bare factory: Owned(create=it))
     **sites_factories.OWNED_OBJECT_FACTORIES,
     **social_factories.FACTORIES,
+    "/api/sites": _SITE,  # list
+    "/api/social/accounts": _IG_ACCOUNT,  # list
+    "/api/social/posts": _POST,  # list
+    "/sites/{site_id}": _SITE,
+    "/sites/{site_id}/qr.svg": _SITE,
+    "/sites/{site_id}/settings": _SITE,
+    "/sites/{site_id}/publish": _SITE,
+    "/sites/{site_id}/pages": _SITE,
+    "/sites/{site_id}/delete": _SITE,
+    "/sites/{site_id}/preview": _PAGE,
+    "/sites/{site_id}/pages/{page_id}/save": _PAGE,
+    "/sites/{site_id}/pages/{page_id}/delete": _PAGE,
+    "/sites/{site_id}/deployments/{deployment_id}/status": _DEPLOYMENT,
+    "/sites/{site_id}/deployments/{deployment_id}/rollback": _DEPLOYMENT,
+    "/sites/{site_id}/custom-domain": _DOMAIN_SITE,
+    "/sites/{site_id}/custom-domain/delete": _DOMAIN_SITE,
+    "/sites/{site_id}/custom-domain/verify": _DOMAIN_SITE,
+    "/social/accounts/{account_id}/disconnect": _IG_ACCOUNT,
+    "/social/posts/{post_id}/cancel": _POST,
 }
-# The body the owner sends where an empty one would be refused (so "< 400" means reachable).
-OWNED_OBJECT_BODIES: dict[tuple[str, str], dict] = {**sites_factories.OWNED_OBJECT_BODIES}
+# The body sent where an empty one would be refused (so "< 400" means reachable): JSON for
+# API routes, form fields for pages; a dict, or a function of the object's id(s) giving one.
+OWNED_OBJECT_BODIES: dict[tuple[str, str], dict | Callable[[Id], dict]] = {
+    **sites_factories.OWNED_OBJECT_BODIES,
+    ("/sites/{site_id}/preview", "POST"): lambda ids: {"page_id": ids["page_id"]},
+}
 
 
-# API lists of objects no user owns (catalogues): exempt from the other-user list check.
-UNOWNED_LISTS: set[str] = {"/api/payments/packages"}
+# Paths whose {…} or list names nothing a user owns (catalogues, templates): no other-user check.
+NOT_OWNED: dict[str, str] = {
+    "/api/payments/packages": "the plans on sale, the same for everyone",
+    "/sites/templates/{template}": "a site template's preview, the same for everyone",
+}
 
 
 # ---- the route table -------------------------------------------------------------------------
@@ -185,6 +293,7 @@ class Route(NamedTuple):
     method: str
     path: str
     rule: auth.Rule | None
+    content_types: tuple[str, ...] = ("application/json",)
 
     @property
     def is_api(self) -> bool:
@@ -203,7 +312,7 @@ def _routes() -> list[Route]:
         if web.is_fallback_route(path):
             continue
         for method, entry in sorted(methods.items()):
-            found.append(Route(method, path, auth.rule_of(entry.view_function)))
+            found.append(Route(method, path, auth.rule_of(entry.view_function), tuple(entry.content_types)))
     return found
 
 
@@ -238,8 +347,9 @@ PAGE_ROUTES = [r for r in ROUTES if _expected(r) in ("page", "staff page")]
 STAFF_PAGE_ROUTES = [r for r in ROUTES if _expected(r) == "staff page"]
 UNSAFE_PAGES = [r for r in ROUTES if not r.is_api and r.method in web.UNSAFE_METHODS]
 # Routes naming one object of the caller's own (staff routes reach everyone's by design).
-OWNED_ROUTES = [r for r in ROUTES if "{" in r.path and (_expected(r) == "page" or _expected(r).startswith("token"))]
-DYNAMIC_ROUTES = [r for r in ROUTES if not r.path.startswith("/static/")]
+OWNED_ROUTES = [r for r in ROUTES if "{" in r.path and r.path not in NOT_OWNED
+                and (_expected(r) == "page" or _expected(r).startswith("token"))]  # fmt: skip
+DYNAMIC_ROUTES = [r for r in ROUTES if r.path not in CACHEABLE_ROUTES]
 
 
 def _ids(routes: list[Route]) -> list[str]:
@@ -272,13 +382,25 @@ class Visitor:
             self.cookie = f"{sessions.SESSION_COOKIE}={session.id}"
             self.csrf = sessions.csrf_token(session.id)
 
-    def call(self, method: str, path: str, csrf: str | None = "valid") -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        csrf: str | None = "valid",
+        content_types: tuple[str, ...] = (),
+        fields: dict | None = None,
+    ) -> Any:
+        """A page request; an unsafe one as a form (or JSON, for routes that only take JSON)."""
         headers = {"cookie": self.cookie, "accept": "text/html"}
         body = b""
-        if method != "GET":
+        token = self.csrf if csrf == "valid" else csrf
+        if method != "GET" and content_types and web.FORM_TYPE not in content_types:
+            headers["content-type"] = "application/json"
+            headers.update({"x-csrf-token": token} if token else {})
+            body = json.dumps(fields or {}).encode()
+        elif method != "GET":
             headers["content-type"] = web.FORM_TYPE
-            token = self.csrf if csrf == "valid" else csrf
-            body = f"csrf_token={token}".encode() if token else b""
+            body = urlencode({**(fields or {}), **({"csrf_token": token} if token else {})}).encode()
         return self.api.request(method, path, headers=headers, body=body)
 
 
@@ -295,10 +417,13 @@ def _call_api(api: Any, method: str, path: str, token: str | None, body: dict | 
     return api.request(method, path, body, token=token)
 
 
-def _call(api: Any, route: Route, path: str, who: User | None, token: str | None = None) -> Any:
+def _call(api: Any, route: Route, path: str, who: User | None, token: str | None = None, ids: Id | None = None) -> Any:
+    body = OWNED_OBJECT_BODIES.get((route.path, route.method))
+    if callable(body):
+        body = body(ids) if ids is not None else None
     if route.is_api:
-        return _call_api(api, route.method, path, token, OWNED_OBJECT_BODIES.get((route.path, route.method)))
-    return Visitor(api, who).call(route.method, path)
+        return _call_api(api, route.method, path, token, body)
+    return Visitor(api, who).call(route.method, path, content_types=route.content_types, fields=body)
 
 
 # ---- declarations ------------------------------------------------------------------------------
@@ -339,7 +464,7 @@ def test_declared_abilities_exist() -> None:
 
 
 def test_the_csrf_exemptions_are_only_what_api_md_makes_public() -> None:
-    assert web._csrf_exempt <= CSRF_EXEMPT_ALLOWED, web._csrf_exempt - CSRF_EXEMPT_ALLOWED
+    assert web._csrf_exempt <= set(CSRF_EXEMPT_ALLOWED), web._csrf_exempt - set(CSRF_EXEMPT_ALLOWED)
 
 
 # ---- anonymous ---------------------------------------------------------------------------------
@@ -352,7 +477,7 @@ def test_anonymous_api_callers_get_401(api, route: Route) -> None:
 
 @pytest.mark.parametrize("route", PAGE_ROUTES, ids=_ids(PAGE_ROUTES))
 def test_anonymous_visitors_are_sent_to_login(api, route: Route) -> None:
-    r = Visitor(api, None).call(route.method, _concrete(route.path))
+    r = Visitor(api, None).call(route.method, _concrete(route.path), content_types=route.content_types)
     assert r.status == 303, (route.id, r.status, r.text[:200])
     location = r.header("location") or ""
     assert location.startswith("/login?next="), location
@@ -371,7 +496,9 @@ def test_staff_api_routes_refuse_a_regular_users_full_token(api, route: Route) -
 
 @pytest.mark.parametrize("route", STAFF_PAGE_ROUTES, ids=_ids(STAFF_PAGE_ROUTES))
 def test_staff_pages_are_404_for_a_signed_in_regular_user(api, route: Route) -> None:
-    r = Visitor(api, _user("regular@example.com")).call(route.method, _concrete(route.path))
+    r = Visitor(api, _user("regular@example.com")).call(
+        route.method, _concrete(route.path), content_types=route.content_types
+    )
     assert r.status == 404, (route.id, r.status, r.text[:200])
     assert "Page not found" in r.text
 
@@ -412,7 +539,7 @@ def test_a_token_with_only_the_pinned_ability_is_let_in(api, route: Route) -> No
 
 
 def _factory(route: Route) -> Owned:
-    lists = " (or, for a list of objects no user owns, add the path to UNOWNED_LISTS)" if "{" not in route.path else ""
+    lists = " (or, when it names nothing a user owns, add the path to NOT_OWNED)"
     assert route.path in OWNED_OBJECT_FACTORIES, (
         f"add an entry for {route.path!r} to OWNED_OBJECT_FACTORIES (tests/integration/"
         "test_authorization_matrix.py, or your area's factories module it includes): "
@@ -432,15 +559,16 @@ def test_another_users_object_is_as_if_it_did_not_exist(api, route: Route) -> No
     owner, intruder = _user("owner@example.com"), _user("intruder@example.com")
     object_id = owned.create(owner)
     intruder_token = _token(intruder, ["*"])
-    missing = _call(api, route, _concrete(route.path, _missing_like(owned, object_id)), intruder, intruder_token)
-    theirs = _call(api, route, _concrete(route.path, object_id), intruder, intruder_token)
+    missing_id = _missing_like(owned, object_id)
+    missing = _call(api, route, _concrete(route.path, missing_id), intruder, intruder_token, object_id)
+    theirs = _call(api, route, _concrete(route.path, object_id), intruder, intruder_token, object_id)
     if route.is_api:
         assert_error(theirs, 404)
     assert (theirs.status, theirs.header("location")) == (missing.status, missing.header("location")), route.id
     if owned.exists is not None:
         assert owned.exists(object_id), f"{route.id}: another user's request changed the owner's object"
     # …and the owner reaches it, so the answer above is about ownership, not a broken route.
-    r = _call(api, route, _concrete(route.path, object_id), owner, _token(owner, ["*"]))
+    r = _call(api, route, _concrete(route.path, object_id), owner, _token(owner, ["*"]), object_id)
     assert r.status < 400, (route.id, r.status, r.body[:300])
     if owned.exists is not None and "delete" in route.path + route.method.lower():
         assert not owned.exists(object_id)
@@ -460,7 +588,7 @@ def _documented_lists() -> list[Route]:
 
     lists = []
     for route in TOKEN_ROUTES:
-        if route.method != "GET" or "{" in route.path or "staff" in _expected(route) or route.path in UNOWNED_LISTS:
+        if route.method != "GET" or "{" in route.path or "staff" in _expected(route) or route.path in NOT_OWNED:
             continue
         operation = document()["paths"].get(route.path, {}).get("get", {})
         schema = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
@@ -498,10 +626,10 @@ def test_unsafe_page_routes_refuse_a_missing_or_foreign_csrf_token(api, route: R
     visitor, stranger = Visitor(api, user), Visitor(api, _user("stranger@example.com"))
     path = _concrete(route.path, user.id)
     for token in (None, stranger.csrf, "x" * 43):
-        r = visitor.call(route.method, path, csrf=token)
+        r = visitor.call(route.method, path, csrf=token, content_types=route.content_types)
         assert r.status == 403, (route.id, token, r.status)
         assert "form has expired" in r.text
-    r = visitor.call(route.method, path)  # the right token gets past the check
+    r = visitor.call(route.method, path, content_types=route.content_types)  # the right token gets past the check
     assert "form has expired" not in r.text, route.id
 
 

@@ -18,6 +18,7 @@ import pytest
 from chalicelib.accounts import access, auth, service, store
 from chalicelib.accounts.store import User
 from chalicelib.core import mail, security, sessions, web
+from chalicelib.sites import service as sites_service
 from chalicelib.sites import store as sites_store
 from tests.e2e.conftest import shot
 
@@ -28,7 +29,8 @@ class World:
 
     admin: User
     member: User
-    site_id: int
+    site_id: int  # the member's (admin pages show it)
+    own_site: Any  # the admin's own, published
 
 
 # ---- how to reach a real page behind each `{…}` route: path → example path ------------------
@@ -38,6 +40,19 @@ PAGE_EXAMPLES: dict[str, Callable[[World], str]] = {
     "/verify-email/{token}": lambda w: "/verify-email/not-a-valid-link",  # the "link cannot be used" page
     "/undo-email-change/{token}": lambda w: "/undo-email-change/not-a-valid-link",
     "/dev/mail/{message_id}": lambda w: "/dev/mail/" + mail.send(w.member.email, "Hello", "Hi https://x.test/a", "").id,
+    "/sites/{site_id}": lambda w: f"/sites/{w.own_site.id}",
+    "/sites/templates/{template}": lambda w: "/sites/templates/modern",
+    "/s/{domain}": lambda w: f"/s/{w.own_site.domain}/",
+    "/s/{domain}/{slug}": lambda w: f"/s/{w.own_site.domain}/no-such-page",
+}
+# Routes that answer no HTML page for a person (nothing for axe to check), with what they answer.
+NOT_PAGES: dict[str, str] = {
+    "/go/{link_id}": "a redirect to a link's URL",
+    "/robots.txt": "text for crawlers",
+    "/sites/{site_id}/qr.svg": "an SVG image",
+    "/sites/{site_id}/deployments/{deployment_id}/status": "JSON for the publish progress bar",
+    "/social/instagram/callback": "Instagram's redirect back, answered with a redirect",
+    "/social/media/{user_id}/{name}": "an image, fetched by Instagram",
 }
 # Extra states of a page worth seeing (query strings, errors).
 EXTRA_VISITS = ["/forgot-password?sent=1", "/no-such-page"]
@@ -49,6 +64,8 @@ def _page_routes() -> list[tuple[str, auth.Rule | None]]:
     found = []
     for path, methods in sorted(app.routes.items()):
         if path.startswith(("/api/", "/static/")) or web.is_fallback_route(path) or "GET" not in methods:
+            continue
+        if path in NOT_PAGES:
             continue
         found.append((path, auth.rule_of(methods["GET"].view_function)))
     return found
@@ -63,8 +80,13 @@ def world() -> World:
     admin_id = store.insert_user("Ada Admin", "ada@example.com", security.hash_password("x" * 12), "super_admin", True)
     member_id = store.insert_user("Grace Member", "grace@example.com", "x", "user", True)
     site_id = sites_store.insert_site(member_id, "Grace's site", "grace.example.com", "modern", "active")
-    service.issue_token(store.get_user(admin_id), "laptop", ["*"])
-    return World(store.get_user(admin_id), store.get_user(member_id), site_id)
+    admin = store.get_user(admin_id)
+    service.issue_token(admin, "laptop", ["*"])
+    own_site = sites_service.create_site(
+        admin, {"name": "Ada's links", "domain": f"ada{admin_id}", "template": "modern"}
+    )
+    sites_service.publish(admin, own_site.id)  # in-process events: live when this returns
+    return World(admin, store.get_user(member_id), site_id, own_site)
 
 
 def _concrete(path: str, world: World) -> str:

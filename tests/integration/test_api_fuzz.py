@@ -48,6 +48,12 @@ BUSINESS_RULE_REFUSALS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/payments/checkout/session"): {"success_url": _ALLOWED_HOST, "cancel_url": _ALLOWED_HOST},
     ("POST", "/api/payments/portal"): {"return_url": _ALLOWED_HOST},
     ("POST", "/api/webhooks/stripe"): {"400 invalid_signature": "only Stripe can sign an event (Stripe-Signature)"},
+    ("POST", "/api/social/uploads"): {"size": _WHOLE_NUMBER},
+    ("POST", "/api/social/posts"): {
+        "account_id": "one of the caller's connected Instagram accounts",
+        "scheduled_at": "a time in the future",
+        "image_url": "an image URL (a blank string counts as missing); TODO(social): say it in the schema",
+    },
 }
 # Every list: a cursor is opaque and only the API makes one (next_cursor); any other → 422.
 CURSOR_RULE = {"cursor": "a cursor the API did not issue"}

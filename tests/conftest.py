@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,16 +21,38 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Under pytest-xdist each worker ("gw0", "gw1", …) gets its own database and Redis key
+# prefix, derived from the run's own, so workers never see each other's rows or keys.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+# A key prefix is "mewayz:test" + [letters, digits, - or _] + ":" — one segment, so no
+# run's prefix is ever the beginning of another's (a scan of "mewayz:test:*" would
+# otherwise also match, and delete, "mewayz:test:x:*").
+KEY_PREFIX_SHAPE = re.compile(r"^mewayz:test[A-Za-z0-9_-]*:$")
+
+
 def _test_database_url() -> str:
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
-        return explicit
-    url = os.environ.get("DATABASE_URL", "mysql://mewayz:mewayz@127.0.0.1:3306/mewayz")
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.endswith("_test"):
-        name += "_test"
+        parts = urlsplit(explicit)
+        name = parts.path.lstrip("/")
+    else:
+        parts = urlsplit(os.environ.get("DATABASE_URL", "mysql://mewayz:mewayz@127.0.0.1:3306/mewayz"))
+        name = parts.path.lstrip("/")
+        if not name.endswith("_test"):
+            name += "_test"
+    if WORKER:
+        name += "_" + WORKER
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def _test_key_prefix() -> str:
+    prefix = os.environ.get("TEST_REDIS_KEY_PREFIX") or "mewayz:test:"
+    if not KEY_PREFIX_SHAPE.match(prefix):
+        raise pytest.UsageError(
+            f"TEST_REDIS_KEY_PREFIX={prefix!r}: use 'mewayz:test' + letters, digits, - or _ + ':' "
+            "(e.g. mewayz:test-mybranch:), so no run's prefix is the start of another's"
+        )
+    return prefix[:-1] + f"-{WORKER}:" if WORKER else prefix
 
 
 # Set before the app is imported so nothing can ever see the dev configuration.
@@ -40,8 +63,7 @@ os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL") or urlunsplit(
     urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))._replace(path="/15")
 )
 # TEST_REDIS_KEY_PREFIX (with TEST_DATABASE_URL) lets two runs share one machine.
-os.environ["REDIS_KEY_PREFIX"] = os.environ.get("TEST_REDIS_KEY_PREFIX", "mewayz:test:")
-assert os.environ["REDIS_KEY_PREFIX"].startswith("mewayz:test"), "tests only touch test keys"
+os.environ["REDIS_KEY_PREFIX"] = _test_key_prefix()
 os.environ["EVENTS_BACKEND"] = "inprocess"
 # One Redis timeout makes the app treat Redis as down for 5 s (sessions read as signed
 # out, sign-in refused). On a loaded CI machine 0.5 s is not enough for a live server:
@@ -229,24 +251,21 @@ def assert_error(response: ApiResponse, status: int, code: str | None = None) ->
 
 @pytest.fixture(scope="session")
 def live_server(chalice_app: Any) -> Iterator[str]:
-    """The app served over real HTTP by Chalice's local server, in a thread of this process.
+    """The app served over real HTTP by the local server (chalicelib/core/localserver.py),
+    in a thread of this process (one per xdist worker).
 
     It shares this process's configuration and database state, so per-test fixtures
-    (clean tables, monkeypatched settings) apply to it too.
+    (clean tables, monkeypatched settings) apply to it too. It binds port 0 itself, so
+    no other process can take the port between choosing and listening.
     """
-    import socket
     import threading
 
-    from chalice.cli.factory import CLIFactory
-    from chalice.local import LocalDevServer
+    from chalicelib.core import localserver
 
-    chalice_config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="test")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = LocalDevServer(chalice_app, chalice_config, "127.0.0.1", port)
-    thread = threading.Thread(target=server.server.serve_forever, name="live-server", daemon=True)
+    server = localserver.make_server(chalice_app, "test", "127.0.0.1", 0, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
+    yield server.url
     server.shutdown()
+    server.server_close()
     thread.join(timeout=10)

@@ -25,6 +25,32 @@ from chalicelib.core.errors import DependencyUnavailable, Forbidden, NotFound, R
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# What each view decorator records on the view (read from the route table by
+# tests/integration/test_authorization_matrix.py: a route without a rule fails it).
+PUBLIC = "public"  # anyone, nothing loaded (API routes, static files, sign-out)
+OPTIONAL_USER = "optional_page_user"  # anyone; the signed-in user is loaded when there is one
+PAGE = "page"  # a signed-in user, else 303 to /login
+STAFF_PAGE = "staff_page"  # signed-in staff, else 303 to /login (anonymous) or 404
+API = "api"  # a bearer token (with `ability`; a staff user when `staff`)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a view, as declared by its decorator."""
+
+    kind: str
+    ability: str | None = None
+    staff: bool = False
+
+
+def _declare(view: Any, rule: Rule) -> None:
+    view.auth_rule = rule
+
+
+def rule_of(view: Any) -> Rule | None:
+    """The rule a view declared, or None when it declared nothing."""
+    return getattr(view, "auth_rule", None)
+
 
 @dataclass(frozen=True)
 class AuthContext:
@@ -98,17 +124,15 @@ def api(ability: str | None = None, *, staff: bool = False) -> Callable[[F], F]:
                 raise Forbidden("This needs an admin account.", code="not_staff")
             return view(*args, **kwargs)
 
-        wrapper.required_ability = ability  # type: ignore[attr-defined]
-        wrapper.staff_only = staff  # type: ignore[attr-defined]
+        _declare(wrapper, Rule(API, ability, staff))
         return wrapper  # type: ignore[return-value]
 
     return decorate
 
 
 def public(view: F) -> F:
-    """Mark an /api/ route as needing no credentials (the authorization matrix reads this)."""
-    view.required_ability = None  # type: ignore[attr-defined]
-    view.public = True  # type: ignore[attr-defined]
+    """Mark a route as needing no credentials at all (the authorization matrix reads this)."""
+    _declare(view, Rule(PUBLIC))
     return view
 
 
@@ -165,6 +189,7 @@ def page(view: F) -> F:
             raise Redirect("/login?next=" + quote(path, safe="/"))
         return view(*args, **kwargs)
 
+    _declare(wrapper, Rule(PAGE))
     return wrapper  # type: ignore[return-value]
 
 
@@ -178,6 +203,7 @@ def staff_page(view: F) -> F:
             raise NotFound("Page not found.")
         return view(*args, **kwargs)
 
+    _declare(wrapper, Rule(STAFF_PAGE, staff=True))
     return wrapper  # type: ignore[return-value]
 
 
@@ -189,6 +215,7 @@ def optional_page_user(view: F) -> F:
         load_page_user(web.state().request)
         return view(*args, **kwargs)
 
+    _declare(wrapper, Rule(OPTIONAL_USER))
     return wrapper  # type: ignore[return-value]
 
 

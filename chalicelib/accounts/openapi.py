@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from chalicelib.accounts import access
-from chalicelib.core.openapi import PAGE_PARAMETERS, error_responses, json_body, json_ok, list_of, ref
+from chalicelib.core.openapi import (
+    PAGE_PARAMETERS,
+    email,
+    error_responses,
+    json_body,
+    json_ok,
+    list_of,
+    name,
+    password,
+    ref,
+)
 
 _ABILITY = {"enum": ["*", *access.ABILITIES]}
-# Names are one line: no control characters, line breaks or bidi controls (422 otherwise).
-_ONE_LINE = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]*$"
-_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _ONE_LINE}
 
 SCHEMAS = {
     "User": {
@@ -55,17 +62,17 @@ _REGISTER = {
     "type": "object",
     "required": ["name", "email", "password"],
     "properties": {
-        "name": _NAME,
-        "email": {"type": "string", "format": "email", "maxLength": 255},
-        "password": {"type": "string", "minLength": 10, "maxLength": 1024},
+        "name": name(),
+        "email": email(),
+        "password": password(min_length=10),
     },
 }
 _LOGIN = {
     "type": "object",
     "required": ["email", "password"],
     "properties": {
-        "email": {"type": "string", "format": "email"},
-        "password": {"type": "string"},
+        "email": email(),
+        "password": password(),
         "token_name": {
             "type": "string",
             "maxLength": 100,
@@ -77,7 +84,7 @@ _CREATE_TOKEN = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": {**_NAME, "maxLength": 100},
+        "name": name(max_length=100),
         "abilities": {"type": "array", "items": _ABILITY, "minItems": 1},
         "expires_in_days": {
             "type": ["integer", "null"],

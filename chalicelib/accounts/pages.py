@@ -190,6 +190,7 @@ def login() -> Response:
 
 
 @bp.route("/logout", methods=["POST"], content_types=FORM)
+@auth.public
 def logout() -> Response:
     auth.sign_out()
     web.flash("success", "You have been logged out.")

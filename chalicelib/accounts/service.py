@@ -499,6 +499,20 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def find_user_by_email(email: str) -> User | None:
+    """The account with this (already validated) email, if any."""
+    return store.get_user_by_email(email)
+
+
+def create_verified_user(name: str, email: str, password: str, role: str) -> int:
+    """A verified account made by staff tooling (create-superadmin); the caller audits it.
+
+    Raises the database's duplicate-key error when the email is taken meanwhile."""
+    if role not in access.ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    return store.insert_user(name, email, security.hash_password(password), role=role, verified=True)
+
+
 def lock_user(user_id: int) -> User:
     """The user, row-locked until the caller's transaction ends; NotFound when missing."""
     user = store.get_user_for_update(user_id)

@@ -18,11 +18,10 @@ from typing import Any
 
 from chalicelib.accounts import access
 from chalicelib.accounts import service as accounts
-from chalicelib.accounts import store as accounts_store
 from chalicelib.accounts.store import User
 from chalicelib.admin import store
 from chalicelib.admin.store import AuditEntry
-from chalicelib.core import db, observability, pagination, security
+from chalicelib.core import db, observability, pagination
 from chalicelib.core.errors import Conflict, ValidationFailed
 from chalicelib.core.timeutil import iso_utc
 from chalicelib.core.validation import Validator, is_ascii_number
@@ -302,7 +301,7 @@ def create_superadmin(email_raw: Any, name_raw: Any, read_password: Callable[[],
     name = v.text("name", required=False)
     v.done()
     assert email is not None
-    existing = accounts_store.get_user_by_email(email)
+    existing = accounts.find_user_by_email(email)
     if existing is None:
         if not name:
             raise ValidationFailed({"name": ["A name is needed to create the account."]})
@@ -312,10 +311,9 @@ def create_superadmin(email_raw: Any, name_raw: Any, read_password: Callable[[],
         )
         if problems:
             raise ValidationFailed({"password": problems})
-        password_hash = security.hash_password(password)
         try:
             with db.transaction():
-                user_id = accounts_store.insert_user(name, email, password_hash, role="super_admin", verified=True)
+                user_id = accounts.create_verified_user(name, email, password, role="super_admin")
                 _audit(None, CREATED, "user", user_id, {"after": {"role": "super_admin"}, "via": "cli"}, "")
         except Exception as exc:
             if not db.is_duplicate_key(exc):
@@ -324,7 +322,7 @@ def create_superadmin(email_raw: Any, name_raw: Any, read_password: Callable[[],
         else:
             return SuperadminResult("created", accounts.get_user(user_id))
     with db.transaction():
-        user = accounts.lock_user(accounts_store.get_user_by_email(email).id)  # type: ignore[union-attr]
+        user = accounts.lock_user(accounts.find_user_by_email(email).id)  # type: ignore[union-attr]
         if user.role == "super_admin":
             return SuperadminResult("unchanged", user)
         accounts.set_role(user.id, "super_admin")

@@ -74,7 +74,7 @@ _BEACON = {
     "type": "object",
     "required": ["site", "url"],
     "properties": {
-        "site": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+        "site": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"},
         "url": {
             "type": "string",
             "maxLength": 2048,

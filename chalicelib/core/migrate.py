@@ -1,8 +1,10 @@
 """Apply the versioned SQL migrations in chalicelib/migrations with yoyo.
 
-A MySQL named lock (GET_LOCK) serialises concurrent runs — two deploys, or a deploy
-and a developer — before yoyo even creates its bookkeeping tables; yoyo's own lock
-then guards the apply itself. Applying twice changes nothing.
+A MySQL named lock (GET_LOCK) serialises concurrent runs on one database — two
+deploys, or a deploy and a developer — before yoyo even creates its bookkeeping
+tables; yoyo's own lock then guards the apply itself. Named locks are server-wide, so
+the name includes the database: runs on other databases of the same server (parallel
+test workers, other checkouts) never wait for each other. Applying twice changes nothing.
 
 Usage: python -m chalicelib.core.migrate [--database-url URL] [--app-user NAME]
 """
@@ -10,10 +12,12 @@ Usage: python -m chalicelib.core.migrate [--database-url URL] [--app-user NAME]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib.core import config, db
 
@@ -24,6 +28,13 @@ LOCK_TIMEOUT_S = 120
 
 class MigrationLockTimeout(RuntimeError):
     pass
+
+
+def lock_name(url: str) -> str:
+    """The named lock of `url`'s database (GET_LOCK names are at most 64 characters)."""
+    database = urlsplit(url).path.lstrip("/")
+    name = f"{LOCK_NAME}:{database}"
+    return name if len(name) <= 64 else f"{LOCK_NAME}:{hashlib.sha256(database.encode()).hexdigest()[:40]}"
 
 
 def _yoyo_url(url: str) -> str:
@@ -46,13 +57,14 @@ def apply(url: str | None = None) -> list[str]:
     from yoyo import get_backend, read_migrations
 
     url = url or config.get_settings().database_url
+    lock = lock_name(url)
     guard = db.connect(url)
     try:
         with guard.cursor() as cur:
-            cur.execute("SELECT GET_LOCK(%s, %s) AS got", (LOCK_NAME, LOCK_TIMEOUT_S))
+            cur.execute("SELECT GET_LOCK(%s, %s) AS got", (lock, LOCK_TIMEOUT_S))
             row = cur.fetchone()
             if not row or row["got"] != 1:
-                raise MigrationLockTimeout(f"another migration run held {LOCK_NAME} for {LOCK_TIMEOUT_S}s")
+                raise MigrationLockTimeout(f"another migration run held {lock} for {LOCK_TIMEOUT_S}s")
         backend = get_backend(_yoyo_url(url))
         try:
             with backend.lock():
@@ -64,7 +76,7 @@ def apply(url: str | None = None) -> list[str]:
     finally:
         try:
             with guard.cursor() as cur:
-                cur.execute("SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
+                cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
         finally:
             guard.close()
 

@@ -26,9 +26,10 @@ if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - interval * limit
 if now < allow_at then
-  return {0, tostring(allow_at - now)}
+  return {0, string.format('%.6f', allow_at - now)}
 end
-redis.call('SET', key, tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000))
+-- %.6f, not tostring: Lua's %.14g would round a Unix time to 4 decimals (and refuse a burst's last request)
+redis.call('SET', key, string.format('%.6f', new_tat), 'PX', math.ceil((new_tat - now) * 1000))
 return {1, '0'}
 """
 

@@ -139,30 +139,35 @@ def asset_url(name: str) -> str:
     return "/static/" + _manifest().get(name, name)
 
 
-_env: Environment | None = None
+_envs: dict[bool, Environment] = {}
 _env_lock = threading.Lock()
 
 
 def env() -> Environment:
-    """The one Jinja2 environment, built on first render (autoescape always on)."""
-    global _env
-    if _env is None:
+    """The Jinja2 environment (autoescape always on), built on first render.
+
+    Strict about undefined variables on the test stage, lenient elsewhere; one environment
+    per kind, so which stage rendered first never decides how the other renders."""
+    strict = config.get_settings().stage == "test"
+    found = _envs.get(strict)
+    if found is None:
         with _env_lock:
-            if _env is None:
+            found = _envs.get(strict)
+            if found is None:
                 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-                e = Environment(
+                found = Environment(
                     loader=FileSystemLoader(str(templates_dir())),
                     autoescape=select_autoescape(
                         enabled_extensions=("html", "xml"), disabled_extensions=("txt",), default=True
                     ),
-                    undefined=StrictUndefined if config.get_settings().stage == "test" else _lenient_undefined(),
+                    undefined=StrictUndefined if strict else _lenient_undefined(),
                     trim_blocks=True,
                     lstrip_blocks=True,
                 )
-                e.globals["asset_url"] = asset_url
-                _env = e
-    return _env
+                found.globals["asset_url"] = asset_url
+                _envs[strict] = found
+    return found
 
 
 def _lenient_undefined() -> type:

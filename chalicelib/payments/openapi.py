@@ -14,7 +14,13 @@ _MONEY = {
 }
 _TIME = {"type": "string", "format": "date-time"}
 _TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
-_REDIRECT = {"type": "string", "maxLength": 2000, "description": "http(s) URL on an allowed host"}
+_REDIRECT = {
+    "type": "string",
+    "format": "uri",
+    "pattern": "^https?://[^\\s@\\\\/]+(/[^\\s\\\\]*)?$",
+    "maxLength": 2000,
+    "description": "http(s) URL on an allowed host",
+}
 
 SCHEMAS = {
     "Money": _MONEY,

@@ -12,10 +12,15 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import __version__
-from chalicelib.core.openapi import ERROR_SCHEMA, json_ok, ref
+from chalicelib.core.openapi import ERROR_SCHEMA, error_responses, json_ok, ref
 
 # Areas that publish JSON routes, in the order they appear in the document.
 AREAS = ["system", "accounts", "admin", "payments", "sites", "social", "analytics"]
+# What any operation may answer, whatever its area says: a malformed request (a Content-Length
+# that is not a number: API Gateway and the local server answer 400), a body over
+# MAX_BODY_BYTES (413) and a Content-Type the route does not take (415, from Chalice; GETs too).
+EVERY_OPERATION_MAY_ANSWER = (400, 413, 415)
+_VERBS = ("get", "put", "post", "patch", "delete")
 
 
 @lru_cache(maxsize=1)
@@ -29,6 +34,11 @@ def document() -> dict[str, Any]:
             continue
         paths.update(getattr(fragment, "PATHS", {}))
         schemas.update(getattr(fragment, "SCHEMAS", {}))
+    common = error_responses(*EVERY_OPERATION_MAY_ANSWER)
+    paths = {
+        path: {verb: _with_common(op, common) if verb in _VERBS else op for verb, op in item.items()}
+        for path, item in paths.items()
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -45,6 +55,10 @@ def document() -> dict[str, Any]:
         },
         "paths": paths,
     }
+
+
+def _with_common(operation: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    return {**operation, "responses": {**common, **operation.get("responses", {})}}
 
 
 HEALTH = {

@@ -31,5 +31,6 @@ def openapi_document() -> Response:
 
 
 @bp.route("/static/{name}", methods=["GET"])
+@auth.public
 def static_asset(name: str) -> Response:
     return web.static_file(name)

@@ -24,7 +24,13 @@ set -euo pipefail
 
 MEWAYZ_DEFAULT_DATABASE_URL="mysql://mewayz:mewayz@127.0.0.1:3306/mewayz"
 MEWAYZ_DEFAULT_REDIS_URL="redis://127.0.0.1:6379/0"
-MEWAYZ_LOG_DIR="var/log"   # var/ is git-ignored; install/daemon logs land here
+# Runtime files (logs, pids, the data of servers we start) live outside the checkout, so the
+# local server's reloader never sees them change. The app uses the same folder (VAR_DIR).
+mewayz_runtime_dir() {
+  printf '%s' "${VAR_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/mewayz}"
+}
+MEWAYZ_LOG_DIR="$(mewayz_runtime_dir)/log"   # install logs and the logs of servers we start
+MEWAYZ_RUN_DIR="$(mewayz_runtime_dir)/run"   # pid files of what we start (stubs, Redis)
 
 # Seconds to wait for a freshly started MariaDB / Redis before giving up.
 MEWAYZ_SERVICE_TIMEOUT="${MEWAYZ_SERVICE_TIMEOUT:-30}"
@@ -169,7 +175,7 @@ apt_install() {
     run_logged apt-update as_root env DEBIAN_FRONTEND=noninteractive apt-get update || return 1
     _APT_UPDATED=1
   fi
-  run_logged "apt-install" as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" || return 1
+  run_logged "apt-install" as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" || return 1
   ok "Installed $*"
 }
 
@@ -282,9 +288,30 @@ _mariadbd_path() {
   return 1
 }
 
+# Our own record of a MariaDB we started on a port (written by mariadbd itself): checked
+# instead of "is any mariadbd running", which says nothing about the port we need.
+_mariadb_pidfile() { printf '/run/mysqld/mewayz-%s.pid' "$1"; }
+_mariadb_log() { printf '%s/mariadb-%s.log' "$MEWAYZ_LOG_DIR" "$1"; }
+# The default port uses the system's data directory; any other port a directory of its own,
+# so it can run beside a server that already owns /var/lib/mysql.
+_mariadb_datadir() { if (($1 == 3306)); then printf /var/lib/mysql; else printf '/var/lib/mysql-mewayz-%s' "$1"; fi; }
+_mariadb_socket() { if (($1 == 3306)); then printf /run/mysqld/mysqld.sock; else printf '/run/mysqld/mysqld-%s.sock' "$1"; fi; }
+
 _start_mariadb() {
-  local port=$1 daemon datadir=/var/lib/mysql install_db
+  local port=$1 daemon datadir socket pidfile log pid install_db
   daemon=$(_mariadbd_path) || return 1
+  datadir=$(_mariadb_datadir "$port")
+  socket=$(_mariadb_socket "$port")
+  pidfile=$(_mariadb_pidfile "$port")
+  log=$(_mariadb_log "$port")
+  mkdir -p "$MEWAYZ_LOG_DIR"
+
+  # Started by an earlier run and still alive (starting up, or busy): wait for it.
+  pid=$(as_root cat "$pidfile" 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ ]] && as_root kill -0 "$pid" 2>/dev/null; then
+    info "MariaDB for port $port (pid $pid, started by an earlier run) is not answering yet; waiting"
+    return 0
+  fi
 
   # On a laptop with systemd, let systemd own the server (default port only:
   # the unit uses the port from /etc/mysql).
@@ -294,15 +321,7 @@ _start_mariadb() {
     warn "systemctl start mariadb failed; starting mariadbd directly"
   fi
 
-  # --oknodo below would quietly do nothing if a server already runs (on
-  # another port, say): say so instead of waiting for a port that never opens.
-  if command -v start-stop-daemon >/dev/null 2>&1 &&
-    as_root start-stop-daemon --status --exec "$daemon"; then
-    warn "A MariaDB server is already running on this machine, but not answering on port $port: use its port in DATABASE_URL (usually 3306) or stop it"
-    return 1
-  fi
-
-  info "Starting MariaDB on port $port"
+  info "Starting MariaDB on port $port (data: $datadir, log: $log)"
   # Debian trap: mariadbd started by root needs --user=mysql and an existing
   # /run/mysqld (its socket and pid file live there; it is a tmpfs on many hosts).
   as_root mkdir -p /run/mysqld || return 1
@@ -315,15 +334,15 @@ _start_mariadb() {
     run_logged mariadb-install-db as_root "$install_db" --user=mysql --datadir="$datadir" || return 1
   fi
 
-  mkdir -p "$MEWAYZ_LOG_DIR"
-  local log="$PWD/$MEWAYZ_LOG_DIR/mariadb.log"
+  local args=(--user=mysql --port="$port" --datadir="$datadir" --socket="$socket" --pid-file="$pidfile")
   if command -v start-stop-daemon >/dev/null 2>&1; then
+    # --pidfile: "already running" means this port's server of ours, not any mariadbd.
     # --output keeps the server's startup errors (otherwise lost with --background).
-    as_root start-stop-daemon --start --oknodo --background --output "$log" \
-      --exec "$daemon" -- --user=mysql --port="$port" || return 1
+    as_root start-stop-daemon --start --oknodo --background --pidfile "$pidfile" --output "$log" \
+      --exec "$daemon" -- "${args[@]}" || return 1
   else
-    # shellcheck disable=SC2016  # $1..$3 are expanded by the inner sh
-    as_root sh -c 'nohup "$1" --user=mysql --port="$2" >>"$3" 2>&1 &' _ "$daemon" "$port" "$log" || return 1
+    # shellcheck disable=SC2016  # $1, $2 are expanded by the inner sh
+    as_root sh -c 'log=$1; shift; nohup "$@" >>"$log" 2>&1 &' _ "$log" "$daemon" "${args[@]}" || return 1
   fi
 }
 
@@ -348,9 +367,9 @@ ensure_mariadb() {
     fi
   fi
 
-  _start_mariadb "$port" || die "Could not start MariaDB (see $MEWAYZ_LOG_DIR/mariadb.log)"
+  _start_mariadb "$port" || die "Could not start MariaDB on port $port (see $(_mariadb_log "$port"))"
   wait_for mysql "$host" "$port" "$MEWAYZ_SERVICE_TIMEOUT" ||
-    die "MariaDB started but not answering at $host:$port after ${MEWAYZ_SERVICE_TIMEOUT}s (see $MEWAYZ_LOG_DIR/mariadb.log)"
+    die "MariaDB started but not answering at $host:$port after ${MEWAYZ_SERVICE_TIMEOUT}s (see $(_mariadb_log "$port"))"
   ok "MariaDB answering at $host:$port (started)"
 }
 
@@ -370,11 +389,11 @@ _start_redis() {
   major=$(redis-server --version | sed -n 's/.* v=\([0-9]*\)\..*/\1/p')
   ((${major:-0} >= 7)) && bind+=(-::1)
   local args=(--daemonize yes --bind "${bind[@]}" --port "$port" --save "" --appendonly no
-    --dir "$PWD/var" --logfile "$PWD/$MEWAYZ_LOG_DIR/redis-$port.log"
-    --pidfile "$PWD/var/redis-$port.pid")
+    --dir "$MEWAYZ_RUN_DIR" --logfile "$MEWAYZ_LOG_DIR/redis-$port.log"
+    --pidfile "$MEWAYZ_RUN_DIR/redis-$port.pid")
   # A password in REDIS_URL must also work against the server we start.
   [[ -n $password ]] && args+=(--requirepass "$password")
-  mkdir -p "$MEWAYZ_LOG_DIR"
+  mkdir -p "$MEWAYZ_LOG_DIR" "$MEWAYZ_RUN_DIR"
   redis-server "${args[@]}"   # runs as the current user: no root needed
 }
 
@@ -535,12 +554,16 @@ _db_admin_provision() {
   # (a) root through the unix socket: how a fresh Debian/Ubuntu MariaDB lets
   #     the OS root in (TCP root logins with an empty password are refused).
   #     Only if the socket's server is the one on our port (compare @@port).
-  local socket_port=""
+  #     A server we started on another port has its own socket (_mariadb_socket).
+  local socket_port="" socket=()
+  if [[ $_ADM_PORT != 3306 ]] && as_root test -S "$(_mariadb_socket "$_ADM_PORT")"; then
+    socket=(--socket="$(_mariadb_socket "$_ADM_PORT")")
+  fi
   if client=$(_mysql_client); then
-    socket_port=$(as_root "$client" -uroot --connect-timeout=5 -N -B -e 'SELECT @@port' 2>>"$_DB_ERRLOG") || socket_port=""
+    socket_port=$(as_root "$client" "${socket[@]}" -uroot --connect-timeout=5 -N -B -e 'SELECT @@port' 2>>"$_DB_ERRLOG") || socket_port=""
   fi
   if [[ -n $socket_port && $socket_port == "$_ADM_PORT" ]]; then
-    _db_py sql "$url" "$local_host" | as_root "$client" -uroot --batch 2>>"$_DB_ERRLOG" || return 1
+    _db_py sql "$url" "$local_host" | as_root "$client" "${socket[@]}" -uroot --batch 2>>"$_DB_ERRLOG" || return 1
     _DB_ADMIN_VIA="root via unix socket"
     return 0
   fi
@@ -628,26 +651,19 @@ ensure_assets() {
 # Local stand-ins of external APIs (stubs/): Stripe, Instagram
 # ---------------------------------------------------------------------------
 
-# Runtime files (logs, pids) of what scripts/dev starts live outside the checkout, so the
-# local server's reloader never sees them change. The app uses the same folder (VAR_DIR).
-mewayz_runtime_dir() {
-  printf '%s' "${VAR_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/mewayz}"
-}
-
 # start_stub NAME PORT: python -m stubs.NAME on 127.0.0.1:PORT, in the background, unless
 # something already answers GET /__health there. Its output: <runtime dir>/log/stub-NAME.log.
 start_stub() {
-  local name=$1 port=$2 dir log
-  dir=$(mewayz_runtime_dir)
-  mkdir -p "$dir/log" "$dir/run"
-  log="$dir/log/stub-$name.log"
+  local name=$1 port=$2 log
+  mkdir -p "$MEWAYZ_LOG_DIR" "$MEWAYZ_RUN_DIR"
+  log="$MEWAYZ_LOG_DIR/stub-$name.log"
   if _stub_answers "$port"; then
     ok "The $name stand-in already answers on port $port"
     return 0
   fi
   info "Starting the local $name stand-in on port $port (log: $log)"
   nohup "$VENV_PY" -m "stubs.$name" --port "$port" >"$log" 2>&1 &
-  echo $! >"$dir/run/stub-$name.pid"
+  echo $! >"$MEWAYZ_RUN_DIR/stub-$name.pid"
   local deadline=$((SECONDS + MEWAYZ_SERVICE_TIMEOUT))
   until _stub_answers "$port"; do
     ((SECONDS < deadline)) || die "The $name stand-in did not start; see $log"

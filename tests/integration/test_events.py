@@ -155,31 +155,35 @@ def test_scheduled_canary_publishes_and_is_consumed(client) -> None:
     assert _canaries() == 1
 
 
-def test_sqs_send_failure_keeps_the_event_in_the_outbox_until_relayed(sqs_backend, monkeypatch) -> None:
+def _outbox() -> list[dict]:
+    return db.fetch_all("SELECT event_id, attempts FROM event_outbox ORDER BY id")
+
+
+def test_sqs_send_failure_keeps_the_event_in_the_outbox_until_the_relay_schedule_sends_it(client, sqs_backend) -> None:
     route = events.route_for(service.CANARY_EVENT)
-    real_sqs = events._sqs()
-
-    class Down:
-        def send_message(self, **_kw):
-            raise ConnectionError("sqs unreachable")
-
-        def get_queue_url(self, **kw):
-            return real_sqs.get_queue_url(**kw)
-
-    monkeypatch.setattr(events, "_sqs_client", Down())
+    url = events.queue_url(route.queue)  # known, as in a warm function
+    sqs_backend.delete_queue(QueueUrl=url)  # SQS now refuses every send to it (moto, the real client)
     with db.transaction():
         event = service.publish_canary()
-    assert db.fetch_one("SELECT event_id, attempts FROM event_outbox") == {"event_id": event.id, "attempts": 1}
-    assert _drain(sqs_backend, route.queue) == []
+    assert _outbox() == [{"event_id": event.id, "attempts": 1}]  # committed work kept its event
 
-    monkeypatch.setattr(events, "_sqs_client", real_sqs)
     assert events.relay_outbox(older_than_s=30) == 0  # too fresh: the after-commit send owns it
+    assert _outbox() == [{"event_id": event.id, "attempts": 1}]
+
     db.execute("UPDATE event_outbox SET created_at = created_at - INTERVAL 1 MINUTE")
     assert events.relay_outbox(older_than_s=30) == 0  # its own back-off (30 s after a failure) runs too
     db.execute("UPDATE event_outbox SET next_attempt_at = next_attempt_at - INTERVAL 1 MINUTE")
-    assert events.relay_outbox(older_than_s=30) == 1
+    assert events.relay_outbox(older_than_s=30) == 0  # the relay's send fails too: counted, row kept
+    assert _outbox() == [{"event_id": event.id, "attempts": 2}]
+
+    sqs_backend.create_queue(QueueName=route.queue)  # SQS is back
+    db.execute("UPDATE event_outbox SET next_attempt_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
+    scheduled = client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    assert client.lambda_.invoke("event_outbox_relay", scheduled).payload is None
     assert [json.loads(b)["id"] for b in _drain(sqs_backend, route.queue)] == [event.id]
-    assert db.fetch_one("SELECT COUNT(*) AS n FROM event_outbox")["n"] == 0
+    assert _outbox() == []
 
 
 def test_a_rolled_back_transaction_leaves_nothing_in_the_outbox(sqs_backend) -> None:

@@ -70,12 +70,47 @@ def test_two_concurrent_runs_apply_each_migration_once(scratch_url: str) -> None
         t.join(timeout=120)
 
     assert errors == []
-    applied = sorted(results, key=len)
-    assert applied[0] == []  # the loser found nothing left to do
-    assert applied[1] == [m for m in applied[1] if m]  # the winner applied everything once
+    every_migration = sorted(p.name.rsplit(".", 1)[0] for p in migrate.MIGRATIONS_DIR.iterdir()
+                             if p.suffix in (".sql", ".py") and not p.name.endswith(".rollback.sql"))  # fmt: skip
+    loser, winner = sorted(results, key=len)
+    assert loser == []  # it waited for the lock, then found nothing left to do
+    assert sorted(winner) == every_migration  # the winner applied each migration, once
     assert migrate.pending(scratch_url) == []
     conn = db.connect(scratch_url)
     with conn.cursor() as cur:
         cur.execute("SELECT migration_id, COUNT(*) AS n FROM _yoyo_migration GROUP BY migration_id HAVING n > 1")
         assert cur.fetchall() == ()
     conn.close()
+
+
+def test_a_run_that_cannot_get_the_lock_gives_up_with_a_clear_error(
+    scratch_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = db.connect(scratch_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 0) AS got", (migrate.lock_name(scratch_url),))
+            assert cur.fetchone()["got"] == 1
+        monkeypatch.setattr(migrate, "LOCK_TIMEOUT_S", 1)
+        with pytest.raises(migrate.MigrationLockTimeout, match="another migration run held"):
+            migrate.apply(scratch_url)
+        assert migrate.pending(scratch_url), "nothing was applied without the lock"
+    finally:
+        holder.close()  # the lock goes with the connection
+    assert migrate.apply(scratch_url), "once the holder is gone the migrations apply"
+
+
+def test_the_lock_is_per_database_so_other_databases_do_not_wait(scratch_url: str) -> None:
+    test_db = config.get_settings().database_url
+    assert migrate.lock_name(scratch_url) != migrate.lock_name(test_db)
+    assert len(migrate.lock_name("mysql://u:p@h/" + "x" * 64)) <= 64
+
+
+def test_the_migrate_function_applies_what_is_pending(
+    client, scratch_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", scratch_url)
+    config.reset()
+    first = client.lambda_.invoke("migrate", {}).payload
+    assert first["applied"] and migrate.pending(scratch_url) == []
+    assert client.lambda_.invoke("migrate", {}).payload["applied"] == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from chalicelib.core import web
 
 
@@ -37,3 +39,21 @@ def test_templates_autoescape_user_data() -> None:
     html = web.render_string("pages/error.html", status=400, title="<b>t</b>", message="<script>alert(1)</script>")
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_template_strictness_follows_the_stage_whichever_renders_first(tmp_path, monkeypatch) -> None:
+    from jinja2 import UndefinedError
+
+    from chalicelib.core import config
+
+    for first in ("local", "test"):
+        monkeypatch.setattr(web, "_envs", {})
+        for stage in (first, "test" if first == "local" else "local"):
+            monkeypatch.setenv("STAGE", stage)
+            config.reset()
+            template = web.env().from_string("[{{ missing_variable }}]")
+            if stage == "test":
+                with pytest.raises(UndefinedError):
+                    template.render()
+            else:
+                assert template.render() == "[]"

@@ -4,10 +4,13 @@ Who a request counts as is tested in tests/integration/accounts/test_throttling.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from chalicelib.accounts import service, store
 from chalicelib.core import cache, config, ratelimit
+from tests.clock import FrozenClock
 from tests.conftest import assert_error
 
 
@@ -16,16 +19,25 @@ def _token(email: str = "rl@example.com") -> str:
     return service.issue_token(user, "rl", ["*"]).plaintext
 
 
-def test_sixty_requests_a_minute_per_token_then_429_with_retry_after(api) -> None:
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """The limiter's clock stands still: a burst is a burst however slow the machine is."""
+    return FrozenClock.install(monkeypatch, ratelimit)
+
+
+def test_sixty_requests_a_minute_per_token_then_429_with_retry_after(api, frozen) -> None:
     token = _token()
     statuses = [api.get("/api/me", token=token).status for _ in range(60)]
     assert statuses == [200] * 60
     limited = api.get("/api/me", token=token)
     assert_error(limited, 429, "rate_limited")
     assert int(limited.header("retry-after")) >= 1
+    frozen.advance(1)  # one request a second frees up
+    assert api.get("/api/me", token=token).status == 200
+    assert api.get("/api/me", token=token).status == 429
 
 
-def test_limits_are_per_user(api) -> None:
+def test_limits_are_per_user(api, frozen) -> None:
     first, second = _token("a@example.com"), _token("b@example.com")
     for _ in range(60):
         api.get("/api/me", token=first)
@@ -33,7 +45,7 @@ def test_limits_are_per_user(api) -> None:
     assert api.get("/api/me", token=second).status == 200
 
 
-def test_anonymous_requests_are_limited_per_ip(api) -> None:
+def test_anonymous_requests_are_limited_per_ip(api, frozen) -> None:
     for _ in range(60):
         api.get("/api/openapi.json")
     assert_error(api.get("/api/openapi.json"), 429)
@@ -44,16 +56,17 @@ def test_health_is_not_counted(api) -> None:
         assert api.get("/api/health").status == 200
 
 
-def test_gcra_allows_a_burst_then_one_per_interval() -> None:
+def test_gcra_allows_a_burst_then_one_per_interval(frozen) -> None:
     decisions = [ratelimit.hit("payments", "u1", limit=10, period_s=60, fail_open=True) for _ in range(11)]
     assert [d.allowed for d in decisions] == [True] * 10 + [False]
     assert 1 <= decisions[-1].retry_after <= 6  # one slot frees every 6 s
 
 
 def test_rate_limit_keys_live_under_the_stage_prefix() -> None:
-    ratelimit.hit("api", "ip:1.2.3.4", limit=60, period_s=60, fail_open=True)
-    keys = list(cache.client().scan_iter(match="*rl*"))
-    assert keys and all(k.startswith(config.get_settings().key_prefix) for k in keys)
+    identity = f"ip:{uuid.uuid4().hex}"  # only this test's key matches the scan, whatever else runs
+    ratelimit.hit("api", identity, limit=60, period_s=60, fail_open=True)
+    keys = list(cache.client().scan_iter(match=f"*{identity}*"))
+    assert keys == [config.get_settings().key_prefix + f"rl:api:{identity}"]
 
 
 @pytest.fixture

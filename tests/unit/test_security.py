@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import time
-
 import bcrypt
 import pytest
 
 from chalicelib.core import security
+from tests.clock import FrozenClock
 
 
 def test_argon2id_hash_verifies_and_rejects() -> None:
@@ -45,7 +44,7 @@ def test_tampered_and_malformed_tokens_are_invalid() -> None:
 
 def test_expired_token_is_reported_as_expired(monkeypatch: pytest.MonkeyPatch) -> None:
     token = security.sign("p", {"uid": 1}, expires_in=10)
-    monkeypatch.setattr(time, "time", lambda: 10**10)
+    FrozenClock.install(monkeypatch, security).advance(11)  # only the security module's clock moves
     with pytest.raises(security.ExpiredToken):
         security.unsign("p", token)
 

@@ -80,6 +80,9 @@ def collect(raw: bytes, ip: str, user_agent: str, country_header: str | None) ->
     """One beacon: validated, then appended to the stream (or inserted directly when Redis
     is down). What happened: "queued", "stored", "bot", "unknown_site" (all answer 202)."""
     data = _beacon(raw)
+    width_raw = data.get("width")
+    if isinstance(width_raw, float) and width_raw.is_integer():  # 390.0 is the JSON number 390
+        data["width"] = int(width_raw)
     v = Validator(data)
     key = v.text("site", max_len=200)
     url = v.text("url", max_len=2048)

@@ -40,6 +40,10 @@ AUDIT_TIMEOUT_MS = 20_000
 
 # Runs in every document after axe itself: audit HTML pages of our server once they have
 # loaded; the promise holds {id, url, violations} (or null when there is nothing to audit).
+# `iframes: false`: every frame on our pages is either sandboxed with no scripts (template
+# previews, the editor's preview: their documents are audited where they are published) or a
+# third-party player that cannot load offline; axe would wait for them and time out. The
+# <iframe> elements themselves (their titles) are still checked in the page.
 _RUNNER = """
 (() => {
   if (window.top !== window || !/^https?:$/.test(location.protocol)) return;
@@ -47,7 +51,7 @@ _RUNNER = """
   window.__mewayzAudit = new Promise((resolve) => {
     const run = () => {
       if (document.contentType !== "text/html") return resolve(null);
-      window.axe.run(document, {runOnly: {type: "tag", values: WCAG_TAGS}, resultTypes: ["violations"]})
+      window.axe.run(document, {runOnly: {type: "tag", values: WCAG_TAGS}, resultTypes: ["violations"], iframes: false})
         .then((r) => resolve({id, url: location.href, violations: r.violations.map((v) => ({
           id: v.id, impact: v.impact, help: v.help,
           nodes: v.nodes.map((n) => ({target: n.target.join(" "), html: n.html.slice(0, 200),

@@ -23,6 +23,10 @@ from chalicelib.analytics import service as analytics_service
 from chalicelib.analytics.pages import bp as analytics_pages_bp
 from chalicelib.analytics.routes import bp as analytics_api_bp
 from chalicelib.core import db, events, observability, web
+from chalicelib.email import handlers as email_handlers
+from chalicelib.email import service as email_service
+from chalicelib.email.pages import bp as email_pages_bp
+from chalicelib.email.routes import bp as email_api_bp
 from chalicelib.payments import handlers as payments_handlers
 from chalicelib.payments import service as payments_service
 from chalicelib.payments import webhooks as payments_webhooks
@@ -59,6 +63,8 @@ app.register_blueprint(sites_pages_bp)
 app.register_blueprint(sites_public_bp)
 app.register_blueprint(analytics_api_bp)
 app.register_blueprint(analytics_pages_bp)
+app.register_blueprint(email_api_bp)
+app.register_blueprint(email_pages_bp)
 web.register_host_handler(serve_site_by_host)  # local stages: published sites by Host header
 web.register_fallback_routes(app)  # last: only what no route above matches
 
@@ -221,6 +227,50 @@ def analytics_weekly_digest(_event: Any) -> None:
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def analytics_partitions(_event: Any) -> None:
     analytics_handlers.partitions()
+
+
+# ---- email: campaign sender, SES feedback, automations ------------------------------------
+
+EMAIL_SNAPSHOT = events.route("email_snapshot", {email_service.SNAPSHOT_EVENT: email_handlers.snapshot})
+EMAIL_SENDER = events.route("email_sender", {email_service.BATCH_EVENT: email_handlers.send_batch})
+EMAIL_EVENTS = events.route(
+    "email",
+    {
+        "contact.added": email_handlers.contact_added,
+        "contact.tagged": email_handlers.contact_tagged,
+        "form.submitted": email_handlers.form_submitted,
+        "order.paid": email_handlers.order_paid,
+    },
+)
+
+
+# One snapshot per invocation: a large audience takes the whole function timeout.
+@app.on_sqs_message(queue=EMAIL_SNAPSHOT.queue, batch_size=1)
+def email_snapshot(event: Any) -> dict[str, Any]:
+    return EMAIL_SNAPSHOT.consume(event)
+
+
+# One batch (100 recipients) per invocation, paced to the SES rate (reserved concurrency in
+# infrastructure: EMAIL_SENDER_CONCURRENCY instances share EMAIL_SEND_RATE).
+@app.on_sqs_message(queue=EMAIL_SENDER.queue, batch_size=1)
+def email_sender(event: Any) -> dict[str, Any]:
+    return EMAIL_SENDER.consume(event)
+
+
+@app.on_sqs_message(queue=EMAIL_EVENTS.queue, batch_size=10)
+def email_events(event: Any) -> dict[str, Any]:
+    return EMAIL_EVENTS.consume(event)
+
+
+# SES configuration set → SNS topic → this queue (raw SNS envelopes).
+@app.on_sqs_message(queue="mewayz-email-feedback", batch_size=10)
+def email_feedback(event: Any) -> dict[str, Any]:
+    return email_handlers.feedback(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def email_tick(_event: Any) -> None:
+    email_handlers.tick()
 
 
 # ---- schedules -----------------------------------------------------------------------

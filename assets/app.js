@@ -809,6 +809,106 @@
         },
       };
     });
+
+    // ---- email -------------------------------------------------------------------------
+
+    // The campaign editor: on input, copy the draft into the hidden preview form (debounced)
+    // and submit it into the sandboxed preview frame. <div x-data="campaignEditor">.
+    Alpine.data('campaignEditor', function () {
+      return {
+        timer: null,
+        init: function () {
+          var self = this;
+          window.setTimeout(function () { self.refreshPreview(); }, 50);
+        },
+        schedulePreview: function () {
+          var self = this;
+          if (self.timer) { window.clearTimeout(self.timer); }
+          self.timer = window.setTimeout(function () { self.refreshPreview(); }, 400);
+        },
+        refreshPreview: function () {
+          var form = this.$refs.editForm;
+          var preview = this.$refs.previewForm;
+          if (!form || !preview) { return; }
+          var copy = { subject: 'pSubject', preheader: 'pPreheader', from_name: 'pFrom', body_markdown: 'pBody' };
+          var refs = this.$refs;
+          Object.keys(copy).forEach(function (name) {
+            var input = form.querySelector('[name="' + name + '"]');
+            if (input && refs[copy[name]]) { refs[copy[name]].value = input.value; }
+          });
+          preview.submit();
+        },
+      };
+    });
+
+    // The audience picker's live count: GET data-url?segment_id=… → {"count"}.
+    Alpine.data('audienceCount', function () {
+      return {
+        label: '',
+        init: function () {
+          var span = this.$el.querySelector('[x-text]');
+          this.label = span ? span.textContent : '';
+          this.refresh();
+        },
+        refresh: function () {
+          var self = this;
+          var select = self.$el.querySelector('select');
+          var value = select ? select.value : 'all';
+          var url = self.$el.getAttribute('data-url') + '?segment_id=' + encodeURIComponent(value === 'all' ? '' : value);
+          fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+            .then(function (r) { return r.ok ? r.json() : null; })
+            .then(function (d) {
+              if (d && d.count !== null && d.count !== undefined) {
+                self.label = d.count.toLocaleString() + ' subscribed contact' + (d.count === 1 ? '' : 's');
+              }
+            })
+            .catch(function () {});
+        },
+      };
+    });
+
+    // A campaign's opens and clicks per hour over its first 48 hours (uPlot), from a JSON
+    // <script> block {hours, opens, clicks}: <div x-data="emailChart" data-source="…">.
+    Alpine.data('emailChart', function () {
+      return {
+        init: function () {
+          var el = this.$el;
+          var draw = function () {
+            var source = document.getElementById(el.getAttribute('data-source'));
+            if (!source || !window.uPlot || el.getAttribute('data-drawn')) {
+              return;
+            }
+            el.setAttribute('data-drawn', '1');
+            var data = JSON.parse(source.textContent);
+            var axis = { stroke: '#94a3b8', grid: { stroke: '#1e293b' }, ticks: { stroke: '#334155' } };
+            var size = function () {
+              return { width: Math.max(280, el.clientWidth), height: 260 };
+            };
+            var opts = {
+              width: size().width,
+              height: size().height,
+              scales: { x: { time: false } },
+              series: [
+                { label: 'Hour' },
+                { label: 'Opens', stroke: '#818cf8', width: 2, fill: 'rgba(129,140,248,0.12)' },
+                { label: 'Clicks', stroke: '#34d399', width: 2 },
+              ],
+              axes: [Object.assign({ label: 'Hours after sending' }, axis), axis],
+            };
+            var chart = new window.uPlot(opts, [data.hours, data.opens, data.clicks], el);
+            window.addEventListener('resize', function () {
+              chart.setSize(size());
+            });
+          };
+          if (document.readyState === 'loading') {
+            document.addEventListener('DOMContentLoaded', draw);
+          } else {
+            draw();
+            window.addEventListener('load', draw);
+          }
+        },
+      };
+    });
   }
 
   if (window.Alpine && typeof window.Alpine.data === 'function') {

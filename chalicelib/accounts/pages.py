@@ -344,10 +344,18 @@ def dashboard() -> Response:
         quotas=[
             ("Sites", _quota(user, "sites")),
             ("Contacts", _quota(user, "contacts")),
-            ("Email sends a month", _quota(user, "email_sends_per_month")),
+            ("Email sends used this month", _email_sends(user)),
         ],
         member_since=user.created_at.strftime("%B %Y"),
     )
+
+
+def _email_sends(user: User) -> str:
+    """The email card: sends used this month against the plan's monthly sends."""
+    from chalicelib.email import service as email  # the email card
+
+    used, limit = email.sends_used(user)
+    return f"{used:,} of " + ("unlimited" if limit == access.UNLIMITED else f"{limit:,}")
 
 
 def _quota(user: User, key: str) -> str:

@@ -101,6 +101,15 @@ class Settings:
     # flush at once (the minute schedule flushes anyway).
     analytics_collect_rate_per_minute: int = 120
     analytics_flush_threshold: int = 10_000
+    # Email campaigns: the sending address (its domain verified in SES; default: MAIL_FROM's),
+    # the SES configuration set that publishes bounces/complaints/deliveries, the account's
+    # SES send rate per second shared by the sender's instances (0: unpaced), and the
+    # mailbox of List-Unsubscribe's mailto (default: unsubscribe@ the sending domain).
+    email_from_address: str = ""
+    ses_configuration_set: str = "mewayz-campaigns"
+    email_send_rate: float = 14.0
+    email_sender_concurrency: int = 2
+    email_unsubscribe_mailto: str = ""
 
     @property
     def is_local(self) -> bool:

@@ -18,6 +18,7 @@ from chalicelib.core import config, observability
 
 _lock = threading.Lock()
 _ses: Any = None
+_sesv2: Any = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Message:
     html: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     sent_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    # Bulk mail (campaigns) only: From/Reply-To and headers such as List-Unsubscribe.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def backend() -> str:
@@ -49,12 +52,79 @@ def send(to: str, subject: str, text: str, html: str) -> Message:
     if backend() == "ses":
         _send_ses(message)
     else:
-        folder = mail_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        (folder / f"{stamp}-{message.id}.json").write_text(json.dumps(asdict(message)))
+        _write_local(message)
     observability.count("MailSent")
     return message
+
+
+def _write_local(message: Message) -> None:
+    folder = mail_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    (folder / f"{stamp}-{message.id}.json").write_text(json.dumps(asdict(message)))
+
+
+def send_bulk(
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    *,
+    from_address: str,
+    reply_to: str | None,
+    headers: dict[str, str],
+    configuration_set: str | None,
+) -> str:
+    """Send one marketing message; its id (SES's MessageId, which feedback notifications name).
+
+    SES v2 SendEmail with raw MIME content, so headers such as List-Unsubscribe and
+    List-Unsubscribe-Post (RFC 8058) go out as written, under a configuration set whose
+    event destination publishes bounces, complaints and deliveries. Errors propagate
+    (botocore's ClientError or a connection error): the caller decides retry or failure.
+    """
+    all_headers = {"From": from_address, **({"Reply-To": reply_to} if reply_to else {}), **headers}
+    message = Message(to=to, subject=subject, text=text, html=html, headers=all_headers)
+    if backend() != "ses":
+        _write_local(message)
+        observability.count("MailSent")
+        return message.id
+    raw = _mime(message)
+    kwargs: dict[str, Any] = {
+        "FromEmailAddress": from_address,
+        "Destination": {"ToAddresses": [to]},
+        "Content": {"Raw": {"Data": raw}},
+    }
+    if configuration_set:
+        kwargs["ConfigurationSetName"] = configuration_set
+    answer = sesv2().send_email(**kwargs)
+    observability.count("MailSent")
+    return str(answer["MessageId"])
+
+
+def _mime(message: Message) -> bytes:
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    mime = EmailMessage(policy=SMTP)
+    for name, value in message.headers.items():
+        mime[name] = value
+    mime["To"] = message.to
+    mime["Subject"] = message.subject
+    mime.set_content(message.text)
+    mime.add_alternative(message.html, subtype="html")
+    return mime.as_bytes()
+
+
+def sesv2() -> Any:
+    """The SES v2 client, created on first use."""
+    global _sesv2
+    if _sesv2 is None:
+        with _lock:
+            if _sesv2 is None:
+                import boto3
+
+                _sesv2 = boto3.client("sesv2", region_name=config.get_settings().aws_region)
+    return _sesv2
 
 
 def _send_ses(message: Message) -> None:
@@ -79,8 +149,9 @@ def _send_ses(message: Message) -> None:
 
 
 def reset_clients() -> None:
-    global _ses
+    global _ses, _sesv2
     _ses = None
+    _sesv2 = None
 
 
 def outbox(limit: int = 50) -> list[Message]:

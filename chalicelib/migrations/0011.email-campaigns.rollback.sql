@@ -1,0 +1,11 @@
+DROP TABLE IF EXISTS email_usage;
+DROP TABLE IF EXISTS email_enrollments;
+DROP TABLE IF EXISTS email_automation_steps;
+DROP TABLE IF EXISTS email_automations;
+DROP TABLE IF EXISTS email_feedback;
+DROP TABLE IF EXISTS email_suppressions;
+DROP TABLE IF EXISTS email_tracking;
+DROP TABLE IF EXISTS email_links;
+DROP TABLE IF EXISTS campaign_recipients;
+DROP TABLE IF EXISTS email_campaigns;
+DROP TABLE IF EXISTS email_settings;

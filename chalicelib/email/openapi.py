@@ -353,7 +353,7 @@ PATHS = {
             {"204": {"description": "Removed"}, **error_responses(401, 403, 404, 422, 429)},
             parameters=[
                 *_id("suppression_id"),
-                {"name": "reason", "in": "query", "required": True, "schema": {**name(255)}},
+                {"name": "reason", "in": "query", "required": False, "schema": {**name(255)}},
             ],
         ),
     },

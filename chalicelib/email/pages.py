@@ -42,9 +42,7 @@ def _script_json(data: Any) -> str:
 
 def _segments(user: Any) -> list[dict[str, Any]]:
     try:
-        rows = service._crm().list_segments_brief(user.id)  # optional in the CRM service
-    except AttributeError:
-        rows = []
+        rows, _ = service.segments(user)
     except AppError:
         rows = []
     return [{"id": int(r["id"]), "name": str(r["name"])} for r in rows]

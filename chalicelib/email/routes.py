@@ -152,5 +152,7 @@ def add_suppression() -> Response:
 @auth.api("campaigns:write")
 def remove_suppression(suppression_id: str) -> Response:
     user = auth.current().user
-    service.remove_suppression(user, web.path_id(suppression_id, "suppression"), web.query(web.request()))
+    service.remove_suppression(
+        user, web.path_id(suppression_id, "suppression"), web.query(web.request()), required=False
+    )
     return web.no_content()

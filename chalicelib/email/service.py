@@ -258,6 +258,11 @@ def _require_quota(user: User, audience: int, now: datetime) -> None:
         )
 
 
+def segments(user: User) -> tuple[list[dict[str, Any]], str | None]:
+    """The owner's segments (the audience picker)."""
+    return _crm().list_segments(user, 100, None)
+
+
 def audience_count(user: User, segment_id: int | None) -> int:
     return int(_crm().audience_count(user.id, segment_id))
 
@@ -730,11 +735,11 @@ def add_suppression(user: User, data: dict[str, Any]) -> dict[str, Any]:
     return suppression_json(rows[0])
 
 
-def remove_suppression(user: User, suppression_id: int, data: dict[str, Any]) -> None:
-    """Remove an address from the owner's list: a reason is required (it is logged)."""
+def remove_suppression(user: User, suppression_id: int, data: dict[str, Any], *, required: bool = True) -> None:
+    """Remove an address from the owner's list, with the reason (logged; the page requires one)."""
     v = Validator(data)
     v.unknown_fields(("reason",))
-    reason = v.text("reason", max_len=255, single_line=True)
+    reason = v.text("reason", required=required, max_len=255, single_line=True) or "removed through the API"
     v.done()
     if not store.unsuppress(user.id, suppression_id):
         raise NotFound("No such suppressed address.")

@@ -38,6 +38,7 @@ from chalicelib.accounts.store import User
 from chalicelib.core import db, sessions, web
 from tests.conftest import assert_error
 from tests.integration.analytics import factories as analytics_factories
+from tests.integration.email import factories as email_factories
 from tests.integration.sites import factories as sites_factories
 from tests.integration.social import factories as social_factories
 
@@ -189,6 +190,50 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("POST", "/social/posts/{post_id}/cancel"): "page",
     ("POST", "/social/uploads"): "page",
     ("PUT", "/social/uploads/{ticket}"): "public",
+    # email (campaigns, automations, unsubscribe and tracking)
+    ("GET", "/api/campaigns"): "token campaigns:read",
+    ("POST", "/api/campaigns"): "token campaigns:write",
+    ("GET", "/api/campaigns/{campaign_id}"): "token campaigns:read",
+    ("PATCH", "/api/campaigns/{campaign_id}"): "token campaigns:write",
+    ("DELETE", "/api/campaigns/{campaign_id}"): "token campaigns:write",
+    ("POST", "/api/campaigns/{campaign_id}/test"): "token campaigns:write",
+    ("POST", "/api/campaigns/{campaign_id}/send"): "token campaigns:write",
+    ("POST", "/api/campaigns/{campaign_id}/cancel"): "token campaigns:write",
+    ("GET", "/api/campaigns/{campaign_id}/stats"): "token campaigns:read",
+    ("GET", "/api/automations"): "token campaigns:read",
+    ("POST", "/api/automations"): "token campaigns:write",
+    ("GET", "/api/automations/{automation_id}"): "token campaigns:read",
+    ("PATCH", "/api/automations/{automation_id}"): "token campaigns:write",
+    ("DELETE", "/api/automations/{automation_id}"): "token campaigns:write",
+    ("GET", "/api/email/settings"): "token campaigns:read",
+    ("PUT", "/api/email/settings"): "token campaigns:write",
+    ("GET", "/api/email/suppressions"): "token campaigns:read",
+    ("POST", "/api/email/suppressions"): "token campaigns:write",
+    ("DELETE", "/api/email/suppressions/{suppression_id}"): "token campaigns:write",
+    ("GET", "/campaigns"): "page",
+    ("POST", "/campaigns"): "page",
+    ("POST", "/campaigns/settings"): "page",
+    ("POST", "/campaigns/suppressions"): "page",
+    ("POST", "/campaigns/suppressions/{suppression_id}/delete"): "page",
+    ("GET", "/campaigns/{campaign_id}"): "page",
+    ("GET", "/campaigns/{campaign_id}/audience"): "page",
+    ("POST", "/campaigns/{campaign_id}/cancel"): "page",
+    ("POST", "/campaigns/{campaign_id}/delete"): "page",
+    ("POST", "/campaigns/{campaign_id}/preview"): "page",
+    ("POST", "/campaigns/{campaign_id}/save"): "page",
+    ("POST", "/campaigns/{campaign_id}/send"): "page",
+    ("POST", "/campaigns/{campaign_id}/test"): "page",
+    ("GET", "/automations"): "page",
+    ("POST", "/automations"): "page",
+    ("POST", "/automations/welcome"): "page",
+    ("POST", "/automations/{automation_id}/delete"): "page",
+    ("POST", "/automations/{automation_id}/save"): "page",
+    ("POST", "/automations/{automation_id}/toggle"): "page",
+    ("POST", "/dev/email/feedback"): "page",
+    ("GET", "/unsubscribe/{token}"): "public",
+    ("POST", "/unsubscribe/{token}"): "public",
+    ("GET", "/e/o/{token}"): "public",
+    ("GET", "/e/c/{token}"): "public",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
@@ -288,12 +333,14 @@ OWNED_OBJECT_FACTORIES: dict[str, Owned | Callable[[User], Id]] = {
     "/sites/{site_id}/custom-domain/verify": _DOMAIN_SITE,
     "/social/accounts/{account_id}/disconnect": _IG_ACCOUNT,
     "/social/posts/{post_id}/cancel": _POST,
+    **{path: Owned(create, exists) for path, (create, exists) in email_factories.OWNED.items()},
 }
 # The body sent where an empty one would be refused (so "< 400" means reachable): JSON for
 # API routes, form fields for pages; a dict, or a function of the object's id(s) giving one.
 OWNED_OBJECT_BODIES: dict[tuple[str, str], dict | Callable[[Id], dict]] = {
     **sites_factories.OWNED_OBJECT_BODIES,
     ("/sites/{site_id}/preview", "POST"): lambda ids: {"page_id": ids["page_id"]},
+    **email_factories.OWNED_OBJECT_BODIES,
 }
 
 

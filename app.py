@@ -23,6 +23,7 @@ from chalicelib.analytics import service as analytics_service
 from chalicelib.analytics.pages import bp as analytics_pages_bp
 from chalicelib.analytics.routes import bp as analytics_api_bp
 from chalicelib.core import db, events, observability, web
+from chalicelib.crm.routes import bp as crm_api_bp
 from chalicelib.email import handlers as email_handlers
 from chalicelib.email import service as email_service
 from chalicelib.email.pages import bp as email_pages_bp
@@ -65,6 +66,7 @@ app.register_blueprint(analytics_api_bp)
 app.register_blueprint(analytics_pages_bp)
 app.register_blueprint(email_api_bp)
 app.register_blueprint(email_pages_bp)
+app.register_blueprint(crm_api_bp)
 web.register_host_handler(serve_site_by_host)  # local stages: published sites by Host header
 web.register_fallback_routes(app)  # last: only what no route above matches
 

@@ -15,7 +15,7 @@ from chalicelib import __version__
 from chalicelib.core.openapi import ERROR_SCHEMA, error_responses, json_ok, ref
 
 # Areas that publish JSON routes, in the order they appear in the document.
-AREAS = ["system", "accounts", "admin", "payments", "sites", "social", "analytics", "email"]
+AREAS = ["system", "accounts", "admin", "payments", "sites", "social", "analytics", "crm", "email"]
 # What any operation may answer, whatever its area says: a malformed request (a Content-Length
 # that is not a number: API Gateway and the local server answer 400), a body over
 # MAX_BODY_BYTES (413) and a Content-Type the route does not take (415, from Chalice; GETs too).

@@ -70,6 +70,14 @@ BUSINESS_RULE_REFUSALS: dict[tuple[str, str], dict[str, str]] = {
 CURSOR_RULE = {"cursor": "a cursor the API did not issue"}
 
 
+# crm: a filter bound is a real calendar day (or time), which a pattern cannot say (02-31).
+_REAL_DAY = "a real calendar day or time (the pattern admits 2026-02-31 and year 0000)"
+BUSINESS_RULE_REFUSALS |= {
+    ("POST", "/api/segments"): {"filter.created_after": _REAL_DAY, "filter.created_before": _REAL_DAY},
+    ("PATCH", "/api/segments/{segment_id}"): {"filter.created_after": _REAL_DAY, "filter.created_before": _REAL_DAY},
+}
+
+
 def refusal_rules(method: str, path: str) -> dict[str, str]:
     rules = dict(BUSINESS_RULE_REFUSALS.get((method.upper(), path), {}))
     operation = document()["paths"].get(path, {}).get(method.lower(), {})

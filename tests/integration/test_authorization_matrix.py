@@ -38,6 +38,7 @@ from chalicelib.accounts.store import User
 from chalicelib.core import db, sessions, web
 from tests.conftest import assert_error
 from tests.integration.analytics import factories as analytics_factories
+from tests.integration.crm import factories as crm_factories
 from tests.integration.email import factories as email_factories
 from tests.integration.sites import factories as sites_factories
 from tests.integration.social import factories as social_factories
@@ -234,6 +235,20 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("POST", "/unsubscribe/{token}"): "public",
     ("GET", "/e/o/{token}"): "public",
     ("GET", "/e/c/{token}"): "public",
+    # crm
+    ("GET", "/api/contacts"): "token contacts:read",
+    ("POST", "/api/contacts"): "token contacts:write",
+    ("GET", "/api/contacts/{contact_id}"): "token contacts:read",
+    ("PATCH", "/api/contacts/{contact_id}"): "token contacts:write",
+    ("DELETE", "/api/contacts/{contact_id}"): "token contacts:write",
+    ("GET", "/api/contacts/{contact_id}/activities"): "token contacts:read",
+    ("POST", "/api/contacts/{contact_id}/notes"): "token contacts:write",
+    ("GET", "/api/tags"): "token contacts:read",
+    ("GET", "/api/segments"): "token contacts:read",
+    ("POST", "/api/segments"): "token contacts:write",
+    ("GET", "/api/segments/{segment_id}"): "token contacts:read",
+    ("PATCH", "/api/segments/{segment_id}"): "token contacts:write",
+    ("DELETE", "/api/segments/{segment_id}"): "token contacts:write",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
@@ -334,6 +349,8 @@ OWNED_OBJECT_FACTORIES: dict[str, Owned | Callable[[User], Id]] = {
     "/social/accounts/{account_id}/disconnect": _IG_ACCOUNT,
     "/social/posts/{post_id}/cancel": _POST,
     **{path: Owned(create, exists) for path, (create, exists) in email_factories.OWNED.items()},
+    # crm keeps its factories next to its tests
+    **{path: Owned(create, exists) for path, (create, exists) in crm_factories.OWNED.items()},
 }
 # The body sent where an empty one would be refused (so "< 400" means reachable): JSON for
 # API routes, form fields for pages; a dict, or a function of the object's id(s) giving one.
@@ -341,6 +358,7 @@ OWNED_OBJECT_BODIES: dict[tuple[str, str], dict | Callable[[Id], dict]] = {
     **sites_factories.OWNED_OBJECT_BODIES,
     ("/sites/{site_id}/preview", "POST"): lambda ids: {"page_id": ids["page_id"]},
     **email_factories.OWNED_OBJECT_BODIES,
+    **crm_factories.OWNED_OBJECT_BODIES,
 }
 
 
@@ -348,6 +366,7 @@ OWNED_OBJECT_BODIES: dict[tuple[str, str], dict | Callable[[Id], dict]] = {
 NOT_OWNED: dict[str, str] = {
     "/api/payments/packages": "the plans on sale, the same for everyone",
     "/sites/templates/{template}": "a site template's preview, the same for everyone",
+    "/api/tags": "tag names with counts, no ids (tests/integration/crm: another owner's tags never show)",
 }
 
 

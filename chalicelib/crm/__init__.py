@@ -1,0 +1,1 @@
+"""CRM: contacts, tags, timeline, CSV import and export, segments, audiences for campaigns."""

@@ -47,7 +47,7 @@ from chalicelib.system import service as system_service
 from chalicelib.system.routes import bp as system_bp
 
 app = Chalice(app_name="mewayz")
-app.api.binary_types = []  # every response is text (JSON, HTML, CSS, JS)
+app.api.binary_types = ["image/gif"]  # every response is text (JSON, HTML, CSS, JS) but the email open pixel
 
 app.register_blueprint(system_bp)
 app.register_blueprint(accounts_api_bp)

@@ -105,7 +105,9 @@ def _mime(message: Message) -> bytes:
     from email.message import EmailMessage
     from email.policy import SMTP
 
-    mime = EmailMessage(policy=SMTP)
+    # Lines up to RFC 5322's 998: a long List-Unsubscribe URL stays one plain header (a
+    # shorter limit would turn it into an RFC 2047 encoded word that mail clients cannot use).
+    mime = EmailMessage(policy=SMTP.clone(max_line_length=998))
     for name, value in message.headers.items():
         mime[name] = value
     mime["To"] = message.to

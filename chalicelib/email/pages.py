@@ -429,8 +429,13 @@ def unsubscribe(token: str) -> Response:
 @bp.route("/e/o/{token}", methods=["GET"])
 @auth.public
 def open_pixel(token: str) -> Response:
+    """The 1×1 GIF (binary through API Gateway: image/gif is the app's one binary type, sent
+    to clients that accept it — image proxies do; anything else gets 204 and still counts)."""
     service.record_open(token)
-    return Response(body=PIXEL, status_code=200, headers={"Content-Type": "image/gif", "Cache-Control": "no-store"})
+    accept = (web.request().headers.get("accept") or "").lower()
+    if "*/*" in accept or "image/gif" in accept or "image/*" in accept:
+        return Response(body=PIXEL, status_code=200, headers={"Content-Type": "image/gif", "Cache-Control": "no-store"})
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @bp.route("/e/c/{token}", methods=["GET"])

@@ -135,12 +135,17 @@ def contact_context(contact: dict[str, Any]) -> dict[str, Any]:
     """What a template sees of a contact: its name, first name, email and custom fields."""
     name = str(contact.get("name") or "")
     fields = contact.get("fields") if isinstance(contact.get("fields"), dict) else {}
-    return {
-        "name": name,
-        "first_name": name.split(" ")[0] if name else "",
+    values = {
+        "name": name.strip(),
+        "first_name": name.strip().split(" ")[0] if name.strip() else "",
         "email": str(contact.get("email") or ""),
-        "fields": {str(k): v for k, v in (fields or {}).items() if isinstance(v, str | int | float | bool)},
     }
+    # Empty values are left out, so `| default("there")` applies to them too.
+    out: dict[str, Any] = {k: v for k, v in values.items() if v}
+    out["fields"] = {
+        str(k): v for k, v in (fields or {}).items() if isinstance(v, str | int | float | bool) and v != ""
+    }
+    return out
 
 
 def markdown_html(source: str) -> str:

@@ -610,6 +610,14 @@ def _recipient_from(purpose: str, token: str) -> tuple[Recipient, dict[str, Any]
     return recipient, claims
 
 
+def _set_status(recipient: Recipient, status: str, reason: str) -> None:
+    """The CRM contact's status (with its activity); a contact deleted since is nothing to update."""
+    try:
+        _crm().set_contact_status(recipient.user_id, recipient.contact_id, status, reason=reason)
+    except NotFound:
+        pass
+
+
 def unsubscribe_target(token: str) -> dict[str, Any]:
     """What the unsubscribe page shows (404 for a forged or unknown token)."""
     recipient, _ = _recipient_from("email-unsubscribe", token)
@@ -629,8 +637,7 @@ def unsubscribe(token: str, *, now: datetime | None = None) -> dict[str, Any]:
         first = store.mark_recipient(recipient.id, "unsubscribed_at", now)
         store.suppress(recipient.user_id, recipient.email, "unsubscribed", f"campaign {recipient.campaign_id}")
         store.stop_enrollments(recipient.user_id, contact_id=recipient.contact_id, email=recipient.email)
-        _crm().set_contact_status(recipient.user_id, recipient.contact_id, "unsubscribed",
-                                  reason=f"one-click unsubscribe (campaign {recipient.campaign_id})")  # fmt: skip
+        _set_status(recipient, "unsubscribed", f"one-click unsubscribe (campaign {recipient.campaign_id})")
     if first:
         observability.count("EmailUnsubscribed")
     return unsubscribe_target(token)
@@ -776,14 +783,14 @@ def apply_feedback(notification: dict[str, Any], *, now: datetime | None = None)
             store.mark_recipient(recipient.id, "bounced_at", now)
             store.suppress(recipient.user_id, recipient.email, "bounced", detail)
             store.stop_enrollments(recipient.user_id, contact_id=recipient.contact_id, email=recipient.email)
-            _crm().set_contact_status(recipient.user_id, recipient.contact_id, "bounced", reason=f"SES bounce {detail}")
+            _set_status(recipient, "bounced", f"SES bounce {detail}")
             observability.count("EmailBounced")
             return "bounced"
         store.mark_recipient(recipient.id, "complained_at", now)
         store.suppress(recipient.user_id, recipient.email, "complained", "SES complaint")
         store.suppress(store.PLATFORM, recipient.email, "complained", f"owner {recipient.user_id}")
         store.stop_enrollments(recipient.user_id, contact_id=recipient.contact_id, email=recipient.email)
-        _crm().set_contact_status(recipient.user_id, recipient.contact_id, "complained", reason="SES complaint")
+        _set_status(recipient, "complained", "SES complaint")
         observability.count("EmailComplained")
         return "complained"
 

@@ -36,7 +36,7 @@ def _create(api, member, **extra):
 )
 def test_invalid_campaigns_are_422_with_the_field(api, owner, body, field) -> None:
     error = assert_error(api.post("/api/campaigns", body, token=owner.token), 422)
-    assert field in error["error"]["fields"]
+    assert field in error["fields"]
 
 
 def test_a_draft_is_created_listed_read_and_edited(api, owner, other) -> None:
@@ -55,7 +55,7 @@ def test_a_draft_is_created_listed_read_and_edited(api, owner, other) -> None:
     error = assert_error(
         api.patch(f"/api/campaigns/{created['id']}", {"segment_id": other_segment}, token=owner.token), 422
     )
-    assert "segment_id" in error["error"]["fields"]
+    assert "segment_id" in error["fields"]
 
 
 def test_sending_needs_a_verified_email(api) -> None:
@@ -71,7 +71,7 @@ def test_sending_needs_a_postal_address(api) -> None:
         api.post(f"/api/campaigns/{campaign['id']}/send", {}, token=member.token), 409, "postal_address_missing"
     )
     r = api.put("/api/email/settings", {"postal_address": "short"}, token=member.token)
-    assert "postal_address" in assert_error(r, 422)["error"]["fields"]
+    assert "postal_address" in assert_error(r, 422)["fields"]
     r = api.put("/api/email/settings", {"postal_address": "2 Long Road, 1100 Porto, Portugal"}, token=member.token)
     assert r.status == 200 and r.json["monthly_send_limit"] == 500
 
@@ -83,7 +83,7 @@ def test_the_monthly_send_quota_is_403_with_the_numbers(api, owner) -> None:
     error = assert_error(
         api.post(f"/api/campaigns/{campaign['id']}/send", {}, token=owner.token), 403, "quota_exceeded"
     )
-    message = error["error"]["message"]
+    message = error["message"]
     assert "3 contacts" in message and "2 of its 500" in message and "498 used" in message
     assert api.get(f"/api/campaigns/{campaign['id']}", token=owner.token).json["status"] == "draft"
 
@@ -138,7 +138,7 @@ def test_a_test_send_goes_to_the_owner_or_a_contact_only(api, owner, email_env) 
     error = assert_error(
         api.post(f"/api/campaigns/{campaign['id']}/test", {"to": "stranger@example.com"}, token=owner.token), 422
     )
-    assert "to" in error["error"]["fields"]
+    assert "to" in error["fields"]
     sent = mails(email_env)
     assert [m["to"] for m in sent] == ["creator@example.com", "friend@example.com"]
     assert sent[1]["subject"] == "[Test] Hi Friend"

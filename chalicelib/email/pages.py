@@ -429,7 +429,7 @@ def unsubscribe(token: str) -> Response:
 @bp.route("/e/o/{token}", methods=["GET"])
 @auth.public
 def open_pixel(token: str) -> Response:
-    """The 1×1 GIF (binary through API Gateway: image/gif is the app's one binary type, sent
+    """The 1x1 GIF (binary through API Gateway: image/gif is the app's one binary type, sent
     to clients that accept it — image proxies do; anything else gets 204 and still counts)."""
     service.record_open(token)
     accept = (web.request().headers.get("accept") or "").lower()

@@ -20,6 +20,7 @@ Each recipient gets a campaign at most once although delivery is at least once:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -612,10 +613,8 @@ def _recipient_from(purpose: str, token: str) -> tuple[Recipient, dict[str, Any]
 
 def _set_status(recipient: Recipient, status: str, reason: str) -> None:
     """The CRM contact's status (with its activity); a contact deleted since is nothing to update."""
-    try:
+    with contextlib.suppress(NotFound):
         _crm().set_contact_status(recipient.user_id, recipient.contact_id, status, reason=reason)
-    except NotFound:
-        pass
 
 
 def unsubscribe_target(token: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pytest
 from chalicelib.accounts import access, auth, service, store
 from chalicelib.accounts.store import User
 from chalicelib.core import mail, security, sessions, web
+from chalicelib.email import service as email_service
 from chalicelib.sites import service as sites_service
 from chalicelib.sites import store as sites_store
 from tests.e2e.conftest import shot
@@ -45,6 +46,14 @@ PAGE_EXAMPLES: dict[str, Callable[[World], str]] = {
     "/sites/templates/{template}": lambda w: "/sites/templates/modern",
     "/s/{domain}": lambda w: f"/s/{w.own_site.domain}/",
     "/s/{domain}/{slug}": lambda w: f"/s/{w.own_site.domain}/no-such-page",
+    # email
+    "/campaigns/{campaign_id}": lambda w: (
+        "/campaigns/"
+        + str(
+            email_service.create_campaign(w.admin, {"name": "Spring", "subject": "Hi", "body_markdown": "# Hello"}).id
+        )
+    ),
+    "/unsubscribe/{token}": lambda w: "/unsubscribe/not-a-valid-link",  # the 404 page (the journey shows a real one)
 }
 # Routes that answer no HTML page for a person (nothing for axe to check), with what they answer.
 NOT_PAGES: dict[str, str] = {
@@ -56,6 +65,9 @@ NOT_PAGES: dict[str, str] = {
     "/sites/{site_id}/deployments/{deployment_id}/status": "JSON for the publish progress bar",
     "/social/instagram/callback": "Instagram's redirect back, answered with a redirect",
     "/social/media/{user_id}/{name}": "an image, fetched by Instagram",
+    "/campaigns/{campaign_id}/audience": "JSON for the audience picker's live count",
+    "/e/o/{token}": "the open-tracking pixel (an image)",
+    "/e/c/{token}": "a click's redirect to the campaign's link",
 }
 # Extra states of a page worth seeing (query strings, errors).
 EXTRA_VISITS = ["/forgot-password?sent=1", "/no-such-page"]

@@ -77,6 +77,26 @@ BUSINESS_RULE_REFUSALS |= {
     ("PATCH", "/api/segments/{segment_id}"): {"filter.created_after": _REAL_DAY, "filter.created_before": _REAL_DAY},
 }
 
+# email: a body or subject is also a personalisation template (a sandboxed subset the schema
+# cannot state), a segment is one of the caller's, a test goes to the owner or a contact.
+_TEMPLATE = "personalisation must be a safe template: contact fields, if/else, a few filters ({{ }} / {% %} parsed)"
+BUSINESS_RULE_REFUSALS |= {
+    ("POST", "/api/campaigns"): {
+        "body_markdown": _TEMPLATE,
+        "subject": _TEMPLATE,
+        "segment_id": "one of the caller's segments",
+    },
+    ("PATCH", "/api/campaigns/{campaign_id}"): {
+        "body_markdown": _TEMPLATE,
+        "subject": _TEMPLATE,
+        "segment_id": "one of the caller's segments",
+    },
+    ("POST", "/api/campaigns/{campaign_id}/test"): {"to": "the owner's confirmed address or one of their contacts"},
+    ("POST", "/api/campaigns/{campaign_id}/send"): {"scheduled_at": "an ISO time with its zone, at most a year ahead"},
+    ("POST", "/api/automations"): {"steps": _TEMPLATE, "trigger": "a tag_added trigger names its tag"},
+    ("PATCH", "/api/automations/{automation_id}"): {"steps": _TEMPLATE, "trigger": "a tag_added trigger names its tag"},
+}
+
 
 def refusal_rules(method: str, path: str) -> dict[str, str]:
     rules = dict(BUSINESS_RULE_REFUSALS.get((method.upper(), path), {}))

@@ -102,19 +102,24 @@ def send_bulk(
 
 
 def _mime(message: Message) -> bytes:
-    from email.message import EmailMessage
-    from email.policy import SMTP
+    """multipart/alternative (text, then HTML), base64 UTF-8 parts, CRLF line ends.
 
-    # Lines up to RFC 5322's 998: a long List-Unsubscribe URL stays one plain header (a
-    # shorter limit would turn it into an RFC 2047 encoded word that mail clients cannot use).
-    mime = EmailMessage(policy=SMTP.clone(max_line_length=998))
-    for name, value in message.headers.items():
-        mime[name] = value
-    mime["To"] = message.to
-    mime["Subject"] = message.subject
-    mime.set_content(message.text)
-    mime.add_alternative(message.html, subtype="html")
-    return mime.as_bytes()
+    The compat32 classes: an order of magnitude faster than EmailMessage with the SMTP
+    policy, which matters once per recipient. Header lines may run to RFC 5322's 998, so a
+    long List-Unsubscribe stays one plain header (never an RFC 2047 encoded word); other
+    non-ASCII values are encoded words. `From` arrives formatted (email.utils.formataddr).
+    """
+    from email import policy
+    from email.header import Header
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    mime = MIMEMultipart("alternative")
+    for name, value in [*message.headers.items(), ("To", message.to), ("Subject", message.subject)]:
+        mime[name] = value if value.isascii() or name == "From" else Header(value, "utf-8")
+    mime.attach(MIMEText(message.text, "plain", "utf-8"))
+    mime.attach(MIMEText(message.html, "html", "utf-8"))
+    return mime.as_bytes(policy=policy.compat32.clone(linesep="\r\n", max_line_length=998))
 
 
 def sesv2() -> Any:

@@ -10,6 +10,8 @@ _BODY = {"type": "string", "minLength": 1, "maxLength": 100_000, "pattern": "^[^
          "description": "Markdown; personalise with {{ contact.first_name | default(\"there\") }} (a sandboxed "
                         "Jinja subset: contact fields, if/else, a few string filters)"}  # fmt: skip
 _SUBJECT = {**name(255), "description": "May personalise like the body"}
+# What Validator.name/text(single_line) refuse: control, line-separator and bidi characters.
+_LINE = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
 
 SCHEMAS = {
     "Campaign": {
@@ -148,8 +150,8 @@ SCHEMAS = {
 _CAMPAIGN_FIELDS = {
     "name": name(255),
     "subject": _SUBJECT,
-    "preheader": {"type": "string", "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
-    "from_name": {"type": "string", "maxLength": 100, "pattern": '^[^\\x00-\\x1f\\x7f<>"@,;]*$'},
+    "preheader": {"type": "string", "maxLength": 255, "pattern": f"^[^{_LINE}]*$"},
+    "from_name": {"type": "string", "maxLength": 100, "pattern": f'^[^{_LINE}<>"@,;]*$'},
     "reply_to": {"oneOf": [email(), {"type": "null"}]},
     "body_markdown": _BODY,
     "segment_id": {"type": ["integer", "null"], "minimum": 1},
@@ -341,7 +343,7 @@ PATHS = {
                     "additionalProperties": False,
                     "properties": {
                         "email": email(),
-                        "note": {"type": "string", "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+                        "note": {"type": "string", "maxLength": 255, "pattern": f"^[^{_LINE}]*$"},
                     },
                 }
             ),

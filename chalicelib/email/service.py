@@ -40,6 +40,7 @@ from chalicelib.email.store import Automation, Campaign, Recipient
 SNAPSHOT_EVENT = "email.snapshot"
 BATCH_EVENT = "email.send_batch"
 BATCH_SIZE = 100
+CLAIM_GROUP = 10  # rows claimed (and marked sent) per commit: at most this many lost to a crash
 MAX_ATTEMPTS = 3
 RETRY_BASE = timedelta(minutes=1)  # 1, then 2 minutes before the third and last attempt
 CLAIM_LEASE = timedelta(minutes=10)  # longer than a sender runs (its timeout is 5 minutes)
@@ -130,11 +131,10 @@ def from_address() -> str:
 
 
 def _format_from(name: str) -> str:
-    from email.headerregistry import Address
+    """`Name <address>`, the name quoted or RFC 2047-encoded as it needs."""
+    from email.utils import formataddr
 
-    address = from_address()
-    local, _, domain = address.partition("@")
-    return str(Address(display_name=name or "", username=local, domain=domain))
+    return formataddr((name or "", from_address()), charset="utf-8")
 
 
 # ---- campaigns -------------------------------------------------------------------------------------
@@ -479,31 +479,49 @@ def send_batch(event: events.Event, *, now: datetime | None = None, send: Sender
     sender = _format_from(campaign.from_name)
     sent: list[Recipient] = []
     final = 0
-    for recipient in recipients:
-        if not store.claim(recipient.id, utcnow()):
-            continue  # another delivery took it
-        if recipient.email.lower() in suppressed:
-            final += store.mark_failed(recipient.id, "suppressed: unsubscribed, bounced or complained")
-            continue
-        message = message_for(campaign, recipient, link_ids, address)
-        _pacer.wait()
-        try:
-            message_id = send(recipient.email, message["subject"], message["text"], message["html"],
-                              from_address=sender, reply_to=campaign.reply_to, headers=message["headers"],
-                              configuration_set=config.get_settings().ses_configuration_set or None)  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - every SES/network failure is classified below
-            transient, reason = _classify(exc)
-            if transient and recipient.attempts + 1 < MAX_ATTEMPTS:
-                retry_at = utcnow() + RETRY_BASE * (2**recipient.attempts)
-                store.release_for_retry(recipient.id, reason, retry_at)
-                observability.count("EmailSendRetried")
-            else:
-                final += store.mark_failed(recipient.id, reason)
-                observability.count("EmailSendFailed")
-            continue
-        if store.mark_sent(recipient.id, message_id, utcnow()):
-            sent.append(recipient)
-            final += 1
+    # Rows are claimed CLAIM_GROUP at a time, committed before any of them is sent; the
+    # group's `sent` marks ride in the transaction that claims the next group. A crash
+    # between a send and that commit leaves rows `sending`: finalized as failed by the
+    # sweep, never sent twice.
+    answered: list[tuple[Recipient, str]] = []
+
+    def settle() -> None:
+        nonlocal final
+        marked = store.mark_sent_many([(r.id, mid) for r, mid in answered], utcnow())
+        sent.extend(r for r, _ in answered if r.id in marked)
+        final += len(marked)
+        answered.clear()
+
+    for start in range(0, len(recipients), CLAIM_GROUP):
+        group = recipients[start : start + CLAIM_GROUP]
+        with db.transaction():
+            settle()
+            claimed = store.claim_many([r.id for r in group], utcnow())
+        for recipient in group:
+            if recipient.id not in claimed:
+                continue  # another delivery took it
+            if recipient.email.lower() in suppressed:
+                final += store.mark_failed(recipient.id, "suppressed: unsubscribed, bounced or complained")
+                continue
+            message = message_for(campaign, recipient, link_ids, address)
+            _pacer.wait()
+            try:
+                message_id = send(recipient.email, message["subject"], message["text"], message["html"],
+                                  from_address=sender, reply_to=campaign.reply_to, headers=message["headers"],
+                                  configuration_set=config.get_settings().ses_configuration_set or None)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - every SES/network failure is classified below
+                transient, reason = _classify(exc)
+                if transient and recipient.attempts + 1 < MAX_ATTEMPTS:
+                    retry_at = utcnow() + RETRY_BASE * (2**recipient.attempts)
+                    store.release_for_retry(recipient.id, reason, retry_at)
+                    observability.count("EmailSendRetried")
+                else:
+                    final += store.mark_failed(recipient.id, reason)
+                    observability.count("EmailSendFailed")
+                continue
+            answered.append((recipient, message_id))
+    with db.transaction():
+        settle()
     if sent:
         _activities(campaign, sent, "email_sent", {"campaign_id": campaign.id, "subject": campaign.subject})
         observability.count("EmailSent", len(sent))
@@ -737,8 +755,9 @@ def add_suppression(user: User, data: dict[str, Any]) -> dict[str, Any]:
     v.done()
     assert email is not None
     store.suppress(user.id, email, "manual", note)
-    rows = [r for r in store.list_suppressions(user.id, 500, None) if r["email"] == email.lower()]
-    return suppression_json(rows[0])
+    row = store.get_suppression(user.id, email)
+    assert row is not None
+    return suppression_json(row)
 
 
 def remove_suppression(user: User, suppression_id: int, data: dict[str, Any], *, required: bool = True) -> None:

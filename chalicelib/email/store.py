@@ -300,6 +300,47 @@ def claim(recipient_id: int, now: datetime) -> bool:
     )
 
 
+def claim_many(recipient_ids: list[int], now: datetime) -> set[int]:
+    """pending → sending for those of these rows no one else holds (call inside a transaction;
+    committed before any of them is sent). SKIP LOCKED: two deliveries never wait on each other."""
+    if not recipient_ids:
+        return set()
+    marks = ", ".join(["%s"] * len(recipient_ids))
+    rows = db.fetch_all(
+        f"SELECT id FROM campaign_recipients WHERE id IN ({marks}) AND status = 'pending' "  # noqa: S608
+        "FOR UPDATE SKIP LOCKED",
+        recipient_ids,
+    )
+    got = [int(r["id"]) for r in rows]
+    if got:
+        marks = ", ".join(["%s"] * len(got))
+        db.execute(
+            f"UPDATE campaign_recipients SET status = 'sending', claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
+            f"WHERE id IN ({marks})",
+            (now, *got),
+        )
+    return set(got)
+
+
+def mark_sent_many(sent: list[tuple[int, str]], now: datetime) -> set[int]:
+    """sending → sent for these (row, SES message id) pairs; the rows that were still ours."""
+    if not sent:
+        return set()
+    ids = [rid for rid, _ in sent]
+    marks = ", ".join(["%s"] * len(ids))
+    cases = " ".join(["WHEN %s THEN %s"] * len(sent))
+    db.execute(
+        f"UPDATE campaign_recipients SET status = 'sent', sent_at = %s, error = NULL, "  # noqa: S608
+        f"ses_message_id = CASE id {cases} END WHERE id IN ({marks}) AND status = 'sending'",
+        (now, *[v for rid, mid in sent for v in (rid, mid[:128])], *ids),
+    )
+    rows = db.fetch_all(
+        f"SELECT id FROM campaign_recipients WHERE id IN ({marks}) AND status = 'sent'",  # noqa: S608
+        ids,
+    )
+    return {int(r["id"]) for r in rows}
+
+
 def mark_sent(recipient_id: int, message_id: str, now: datetime) -> bool:
     return (
         db.execute(
@@ -511,6 +552,13 @@ def list_suppressions(user_id: int, limit: int, after_id: int | None) -> list[di
     )
 
 
+def get_suppression(user_id: int, email: str) -> dict[str, Any] | None:
+    return db.fetch_one(
+        "SELECT id, email, reason, note, created_at FROM email_suppressions WHERE user_id = %s AND email = %s",
+        (user_id, email.lower()),
+    )
+
+
 def suppressed_among(user_id: int, emails: list[str]) -> set[str]:
     """Which of these addresses the owner or the platform suppressed."""
     if not emails:
@@ -643,7 +691,7 @@ def replace_steps(user_id: int, automation_id: int, automation_name: str, new_st
     """Steps keep their email row (and so their sent counts) where the position survives."""
     old = {s.position: s for s in steps(automation_id)}
     for position, step in enumerate(new_steps):
-        values = {"name": f"{automation_name} · step {position + 1}", "subject": step["subject"],
+        values = {"name": f"{automation_name[:230]} · step {position + 1}", "subject": step["subject"],
                   "body_markdown": step["body_markdown"]}  # fmt: skip
         if position in old:
             db.execute(

@@ -116,8 +116,13 @@ def _send(user_id: int) -> tuple[float, float]:
         boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=service.from_address())
         mail.reset_clients()
         client = mail.sesv2()
-        raw = mail._mime(mail.Message(to="c0@bench.example", subject="Bench", text="Hi", html="<p>Hi</p>",
-                                      headers={"From": service.from_address()}))  # fmt: skip
+        # The floor sends the very message our sender builds for a recipient (same size for moto to parse).
+        campaign_id = _campaign(user_id)
+        sample = store.Recipient(0, campaign_id, user_id, 1, "c0@bench.example", "Contact 0", {}, "pending", 0, None,
+                                 None, None, None, None, None, None, None)  # fmt: skip
+        built = service.message_for(store.get_campaign_for_worker(campaign_id), sample, [1], "1 Bench Street")
+        raw = mail._mime(mail.Message(to=sample.email, subject=built["subject"], text=built["text"], html=built["html"],
+                                      headers={"From": service.from_address(), **built["headers"]}))  # fmt: skip
         client.send_email(
             FromEmailAddress=service.from_address(),
             Destination={"ToAddresses": ["x@bench.example"]},

@@ -845,16 +845,18 @@
     Alpine.data('audienceCount', function () {
       return {
         label: '',
+        root: null,
         init: function () {
-          var span = this.$el.querySelector('[x-text]');
+          this.root = this.$el; // in an event handler $el is the element that fired
+          var span = this.root.querySelector('[x-text]');
           this.label = span ? span.textContent : '';
           this.refresh();
         },
         refresh: function () {
           var self = this;
-          var select = self.$el.querySelector('select');
+          var select = self.root.querySelector('select');
           var value = select ? select.value : 'all';
-          var url = self.$el.getAttribute('data-url') + '?segment_id=' + encodeURIComponent(value === 'all' ? '' : value);
+          var url = self.root.getAttribute('data-url') + '?segment_id=' + encodeURIComponent(value === 'all' ? '' : value);
           fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
             .then(function (r) { return r.ok ? r.json() : null; })
             .then(function (d) {

@@ -204,6 +204,11 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/segments/{segment_id}"): "token contacts:read",
     ("PATCH", "/api/segments/{segment_id}"): "token contacts:write",
     ("DELETE", "/api/segments/{segment_id}"): "token contacts:write",
+    ("POST", "/api/contacts/import"): "token contacts:write",
+    ("GET", "/api/contacts/imports/{import_id}"): "token contacts:read",
+    ("GET", "/api/contacts/export"): "token contacts:read",
+    ("GET", "/api/contacts/{contact_id}/export"): "token contacts:read",
+    ("GET", "/confirm/{token}"): "public",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
@@ -448,10 +453,15 @@ def _concrete(path: str, value: Id = 999_999) -> str:
     return re.sub(r"\{[^}]+\}", str(value), path)
 
 
+# API routes that take another body than JSON (method, path): the Content-Type to send.
+RAW_BODY_ROUTES: dict[tuple[str, str], str] = {("POST", "/api/contacts/import"): "text/csv"}
+
+
 def _call_api(api: Any, method: str, path: str, token: str | None, body: dict | None = None) -> Any:
     if body is None and method in ("POST", "PUT", "PATCH"):
         body = {}
-    return api.request(method, path, body, token=token)
+    raw_type = RAW_BODY_ROUTES.get((method, path))
+    return api.request(method, path, body, token=token, headers={"content-type": raw_type} if raw_type else None)
 
 
 def _call(api: Any, route: Route, path: str, who: User | None, token: str | None = None, ids: Id | None = None) -> Any:

@@ -31,12 +31,24 @@ def segment_exists(segment_id: Any) -> bool:
     return db.fetch_one("SELECT id FROM contact_segments WHERE id = %s", (segment_id,)) is not None
 
 
+def contact_import(owner: User) -> int:
+    from chalicelib.crm import imports
+
+    return imports.start(owner, b"email\nimported@example.com\n")["id"]
+
+
+def import_exists(import_id: Any) -> bool:
+    return db.fetch_one("SELECT id FROM contact_imports WHERE id = %s", (import_id,)) is not None
+
+
 # (create, exists) per path: the matrix wraps them in its Owned.
 OWNED: dict[str, tuple[Callable[[User], Any], Callable[[Any], bool]]] = {
     "/api/contacts": (contact, contact_exists),  # list
     "/api/contacts/{contact_id}": (contact, contact_exists),
     "/api/contacts/{contact_id}/activities": (contact, contact_exists),
     "/api/contacts/{contact_id}/notes": (contact, contact_exists),
+    "/api/contacts/{contact_id}/export": (contact, contact_exists),
+    "/api/contacts/imports/{import_id}": (contact_import, import_exists),
     "/api/segments": (segment, segment_exists),  # list
     "/api/segments/{segment_id}": (segment, segment_exists),
 }

@@ -45,6 +45,10 @@ PAGE_EXAMPLES: dict[str, Callable[[World], str]] = {
     "/sites/templates/{template}": lambda w: "/sites/templates/modern",
     "/s/{domain}": lambda w: f"/s/{w.own_site.domain}/",
     "/s/{domain}/{slug}": lambda w: f"/s/{w.own_site.domain}/no-such-page",
+    # crm
+    "/contacts/{contact_id}": lambda w: f"/contacts/{_crm_contact(w)}",
+    "/contacts/imports/{import_id}": lambda w: f"/contacts/imports/{_crm_import(w)}",
+    "/confirm/{token}": lambda w: "/confirm/not-a-valid-link",
 }
 # Routes that answer no HTML page for a person (nothing for axe to check), with what they answer.
 NOT_PAGES: dict[str, str] = {
@@ -56,7 +60,29 @@ NOT_PAGES: dict[str, str] = {
     "/sites/{site_id}/deployments/{deployment_id}/status": "JSON for the publish progress bar",
     "/social/instagram/callback": "Instagram's redirect back, answered with a redirect",
     "/social/media/{user_id}/{name}": "an image, fetched by Instagram",
+    "/contacts/export": "a CSV file",
+    "/contacts/{contact_id}/export": "a JSON file (everything held about one contact)",
+    "/contacts/imports/{import_id}/progress": "JSON for the import page's progress bar",
 }
+
+
+def _crm_contact(w: World) -> int:
+    from chalicelib.crm import service as crm
+
+    found = crm.find_contact_by_email(w.admin.id, "ada@example.com")
+    if found:
+        return found["id"]
+    contact = crm.create_contact(w.admin, {"email": "ada@example.com", "name": "Ada", "tags": ["vip"]})
+    crm.add_note(w.admin, contact["id"], {"body": "Met at the **workshop**."})
+    return contact["id"]
+
+
+def _crm_import(w: World) -> int:
+    from chalicelib.crm import imports
+
+    return imports.start(w.admin, b"email,name\nnew@example.com,New\nnot-an-email,Bad\n")["id"]
+
+
 # Extra states of a page worth seeing (query strings, errors).
 EXTRA_VISITS = ["/forgot-password?sent=1", "/no-such-page"]
 

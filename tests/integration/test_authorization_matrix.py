@@ -209,6 +209,24 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/contacts/export"): "token contacts:read",
     ("GET", "/api/contacts/{contact_id}/export"): "token contacts:read",
     ("GET", "/confirm/{token}"): "public",
+    ("GET", "/contacts"): "page",
+    ("POST", "/contacts"): "page",
+    ("GET", "/contacts/new"): "page",
+    ("POST", "/contacts/bulk"): "page",
+    ("GET", "/contacts/{contact_id}"): "page",
+    ("POST", "/contacts/{contact_id}"): "page",
+    ("POST", "/contacts/{contact_id}/notes"): "page",
+    ("POST", "/contacts/{contact_id}/delete"): "page",
+    ("GET", "/contacts/{contact_id}/export"): "page",
+    ("GET", "/contacts/import"): "page",
+    ("POST", "/contacts/import"): "page",
+    ("GET", "/contacts/imports/{import_id}"): "page",
+    ("GET", "/contacts/imports/{import_id}/progress"): "page",
+    ("GET", "/contacts/export"): "page",
+    ("GET", "/contacts/segments"): "page",
+    ("POST", "/contacts/segments"): "page",
+    ("POST", "/contacts/segments/preview"): "page",
+    ("POST", "/contacts/segments/{segment_id}/delete"): "page",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
@@ -437,7 +455,8 @@ class Visitor:
         body = b""
         token = self.csrf if csrf == "valid" else csrf
         if method != "GET" and content_types and web.FORM_TYPE not in content_types:
-            headers["content-type"] = "application/json"
+            # JSON, or the route's own type when it takes no JSON (a CSV upload)
+            headers["content-type"] = "application/json" if "application/json" in content_types else content_types[0]
             headers.update({"x-csrf-token": token} if token else {})
             body = json.dumps(fields or {}).encode()
         elif method != "GET":

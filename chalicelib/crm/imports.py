@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from chalicelib.accounts.store import User
 from chalicelib.core import db, events, observability, storage
 from chalicelib.core.errors import DependencyUnavailable, NotFound, ValidationFailed
 from chalicelib.core.timeutil import iso_utc
-from chalicelib.core.validation import EmailNotCanonical, Validator, canonical_email, clean_email
+from chalicelib.core.validation import EmailNotCanonical, canonical_email, clean_email
 from chalicelib.crm import service, store
 
 IMPORT_EVENT = "crm.import"
@@ -241,12 +242,23 @@ class _Merged:
         self.tags = service._dedupe_tags([*self.tags, *other.tags])
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _line(value: str, max_len: int) -> str:
+    """One line: controls, line breaks and bidi controls become spaces, runs of spaces one."""
+    if _CONTROL.search(value):
+        value = _CONTROL.sub(" ", value)
+    return " ".join(value.split())[:max_len]
+
+
 def _read(columns: list[tuple[int, str, str]], number: int, cells: list[str]) -> _Merged | str:
     """A record as a contact to upsert, or the reason it is skipped."""
     values: dict[str, str] = {}
     out_fields: dict[str, str] = {}
+    width = len(cells)
     for i, kind, name in columns:
-        cell = cells[i].strip() if i < len(cells) else ""
+        cell = cells[i].strip() if i < width else ""
         if kind == "field":
             if cell:
                 out_fields[name] = cell[: service.FIELD_VALUE_MAX]
@@ -259,13 +271,18 @@ def _read(columns: list[tuple[int, str, str]], number: int, cells: list[str]) ->
         email = clean_email(raw_email)
     except EmailNotCanonical:
         return f"Invalid email address: {raw_email[:80]!r}."
-    v = Validator({"name": values.get("name") or None})
-    name = v.name("name", required=False) or ""
-    if v.errors:
-        name = " ".join(values.get("name", "").split())[:255]
-    phone = " ".join(values.get("phone", "").split())[: service.PHONE_MAX]
-    tags = [t for t in (service.clean_tag(x) for x in values.get("tags", "").split(";")) if t]
-    return _Merged(number, email, canonical_email(email), name, phone, service._dedupe_tags(tags), out_fields)
+    canonical = email if email.isascii() else canonical_email(email)
+    name = _line(values.get("name", ""), 255)
+    phone = _line(values.get("phone", ""), service.PHONE_MAX)
+    tags: list[str] = []
+    if values.get("tags"):
+        seen: set[str] = set()
+        for raw in values["tags"].split(";"):
+            tag = _line(raw, service.TAG_MAX_LEN + 1)
+            if tag and len(tag) <= service.TAG_MAX_LEN and tag.casefold() not in seen:
+                seen.add(tag.casefold())
+                tags.append(tag)
+    return _Merged(number, email, canonical, name, phone, tags, out_fields)
 
 
 def _apply_chunk(imp: dict[str, Any], parsed: Parsed, records: list[tuple[int, list[str]]]) -> None:
@@ -285,7 +302,7 @@ def _apply_chunk(imp: dict[str, Any], parsed: Parsed, records: list[tuple[int, l
             merged[item.canonical].merge(item)
         else:
             merged[item.canonical] = item
-    existing = store.existing_by_canonical(user_id, list(merged))
+    existing = store.existing_by_canonical(user_id, list(merged))  # the owner is locked: no row lock needed
     limit = access.quota(user, "contacts")
     room = None if limit == access.UNLIMITED else max(0, limit - store.count_contacts(user_id))
     created = updated = 0
@@ -304,17 +321,14 @@ def _apply_chunk(imp: dict[str, Any], parsed: Parsed, records: list[tuple[int, l
         if room is not None:
             room -= 1
     upserts = [m for c, m in merged.items() if c not in refused]
-    store.upsert_contacts(
-        [{"user_id": user_id, "email": m.email, "canonical": m.canonical, "name": m.name, "phone": m.phone,
-          "fields": m.fields} for m in upserts],
-        now,
-    )  # fmt: skip
-    ids = store.ids_by_canonical(user_id, [m.canonical for m in upserts])
-    store.add_tags_many([(ids[m.canonical], tag, user_id) for m in upserts for tag in m.tags])
-    store.insert_activities(
+    store.upsert_contacts(user_id, [(m.email, m.canonical, m.name, m.phone, m.fields) for m in upserts], now)
+    ids = {c: int(r["id"]) for c, r in existing.items()}
+    ids.update(store.ids_by_canonical(user_id, [m.canonical for m in upserts if m.canonical not in ids]))
+    store.add_tags_many(user_id, [(ids[m.canonical], tag) for m in upserts for tag in m.tags])
+    store.insert_import_activities(
         user_id,
-        [(ids[m.canonical], "imported", {"import_id": imp["id"], "created": m.canonical not in existing,
-                                          "tags": m.tags}) for m in upserts],
+        [(ids[m.canonical], {"import_id": imp["id"], "created": m.canonical not in existing, "tags": m.tags})
+         for m in upserts],
         now,
     )  # fmt: skip
     listed = imp["errors"].get("list", [])

@@ -144,3 +144,15 @@ def test_delimiters_are_sniffed(api, owner, delimiter):
     assert api.request("GET", f"/api/contacts/imports/{imp['id']}", token=owner.token).json["created"] == 1
     c = api.request("GET", "/api/contacts", token=owner.token).json["data"][0]
     assert c["name"] == "D"
+
+
+def test_a_long_import_hands_the_rest_to_a_new_event(api, owner, monkeypatch):
+    monkeypatch.setattr(imports, "RUN_BUDGET_S", 0.0)  # every chunk is "too long": one event per chunk
+    seen = []
+    real_publish = events.publish
+    monkeypatch.setattr(events, "publish", lambda n, p: seen.append(n) or real_publish(n, p))
+    body = ("email\n" + "".join(f"h{i}@example.com\n" for i in range(3500))).encode()
+    imp = _post_csv(api, owner, body).json
+    imp = api.request("GET", f"/api/contacts/imports/{imp['id']}", token=owner.token).json
+    assert (imp["status"], imp["created"]) == ("done", 3500)
+    assert seen.count(imports.IMPORT_EVENT) == 4  # the first, then one after each chunk but the last

@@ -23,6 +23,8 @@ from chalicelib.analytics import service as analytics_service
 from chalicelib.analytics.pages import bp as analytics_pages_bp
 from chalicelib.analytics.routes import bp as analytics_api_bp
 from chalicelib.core import db, events, observability, web
+from chalicelib.crm import handlers as crm_handlers
+from chalicelib.crm.pages import bp as crm_pages_bp
 from chalicelib.crm.routes import bp as crm_api_bp
 from chalicelib.email import handlers as email_handlers
 from chalicelib.email import service as email_service
@@ -67,6 +69,7 @@ app.register_blueprint(analytics_pages_bp)
 app.register_blueprint(email_api_bp)
 app.register_blueprint(email_pages_bp)
 app.register_blueprint(crm_api_bp)
+app.register_blueprint(crm_pages_bp)
 web.register_host_handler(serve_site_by_host)  # local stages: published sites by Host header
 web.register_fallback_routes(app)  # last: only what no route above matches
 
@@ -273,6 +276,16 @@ def email_feedback(event: Any) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def email_tick(_event: Any) -> None:
     email_handlers.tick()
+
+
+# ---- crm: CSV imports (one per message: a big file takes the whole timeout), form and sale contacts ----
+
+CRM_EVENTS = events.route("crm", crm_handlers.HANDLERS)
+
+
+@app.on_sqs_message(queue=CRM_EVENTS.queue, batch_size=1)
+def crm_events(event: Any) -> dict[str, Any]:
+    return CRM_EVENTS.consume(event)
 
 
 # ---- schedules -----------------------------------------------------------------------

@@ -907,7 +907,138 @@
           } else {
             draw();
             window.addEventListener('load', draw);
+    // ---- crm -----------------------------------------------------------------------------
+
+    // Bulk actions on the contacts list: <form x-data="bulkSelect" data-confirm="…" @submit="ask">,
+    // a select-all checkbox @change="toggleAll" and row checkboxes name="ids" @change="count".
+    Alpine.data('bulkSelect', function () {
+      return {
+        selected: 0,
+        get selectedLabel() { return this.selected + ' selected'; },
+        boxes: function () { return this.$root.querySelectorAll('input[name="ids"]'); },
+        count: function () {
+          var n = 0;
+          this.boxes().forEach(function (b) { if (b.checked) { n += 1; } });
+          this.selected = n;
+        },
+        toggleAll: function (event) {
+          var on = event.target.checked;
+          this.boxes().forEach(function (b) { b.checked = on; });
+          this.count();
+        },
+        ask: function (event) {
+          var action = this.$root.querySelector('select[name="action"]');
+          if (this.selected === 0) { return; }
+          if (action && action.value === 'delete' && !window.confirm(this.$root.getAttribute('data-confirm') || 'Are you sure?')) {
+            event.preventDefault();
           }
+        },
+      };
+    });
+
+    // The CSV upload: sends the file as the body (text/csv) with the CSRF header, then opens
+    // the import's progress page. <section x-data="contactImport" data-url="/contacts/import">.
+    Alpine.data('contactImport', function () {
+      return {
+        busy: false,
+        error: '',
+        upload: function () {
+          var self = this;
+          var input = this.$refs.file;
+          var file = input && input.files && input.files[0];
+          if (!file) { self.error = 'Choose a CSV file first.'; return; }
+          self.busy = true;
+          self.error = '';
+          fetch(this.$root.getAttribute('data-url') + '?name=' + encodeURIComponent(file.name), {
+            method: 'POST',
+            credentials: 'same-origin',
+            headers: { 'Content-Type': 'text/csv', Accept: 'application/json', 'X-CSRF-Token': csrfToken() },
+            body: file,
+          }).then(function (response) {
+            return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+          }).then(function (result) {
+            if (result.ok) { window.location.href = result.data.url; return; }
+            self.busy = false;
+            self.error = errorText(result.data);
+          }).catch(function () {
+            self.busy = false;
+            self.error = 'The upload failed. Check your connection and try again.';
+          });
+        },
+      };
+    });
+
+    // An import's progress: polls data-url (the Import as JSON) every second until it ends.
+    Alpine.data('importProgress', function () {
+      return {
+        status: 'queued', done: 0, total: 1, created: 0, updated: 0, skipped: 0, needsReload: false,
+        get finished() { return this.status === 'done' || this.status === 'failed'; },
+        get statusLabel() { return this.status.charAt(0).toUpperCase() + this.status.slice(1); },
+        get badgeClass() {
+          return this.status === 'done' ? 'badge-success' : (this.status === 'failed' ? 'badge-error' : 'badge-info');
+        },
+        get doneLabel() {
+          var pct = this.total ? Math.floor((100 * this.done) / this.total) : 0;
+          return this.done.toLocaleString() + ' of ' + this.total.toLocaleString() + ' rows (' + pct + '%)';
+        },
+        apply: function (d) {
+          this.status = d.status;
+          this.done = d.progress.done;
+          this.total = d.progress.total || Math.max(1, d.progress.done);
+          this.created = d.created;
+          this.updated = d.updated;
+          this.skipped = d.skipped;
+        },
+        init: function () {
+          var self = this;
+          var url = this.$root.getAttribute('data-url');
+          self.status = this.$root.getAttribute('data-status') || 'queued';
+          if (self.finished) {
+            fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+              .then(function (r) { return r.ok ? r.json() : null; })
+              .then(function (d) { if (d) { self.apply(d); } })
+              .catch(function () {});
+            return;
+          }
+          var poll = function () {
+            fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+              .then(function (r) { return r.ok ? r.json() : null; })
+              .then(function (d) {
+                if (!d) { return; }
+                self.apply(d);
+                if (self.finished) {
+                  window.clearInterval(timer);
+                  self.needsReload = d.errors && d.errors.length > 0;
+                }
+              })
+              .catch(function () {});
+          };
+          var timer = window.setInterval(poll, 1000);
+          poll();
+        },
+      };
+    });
+
+    // The new-segment form's live count: posts the form's filter fields as JSON to data-url.
+    Alpine.data('segmentPreview', function () {
+      return {
+        label: 'Matching contacts are counted as you type.',
+        refresh: function () {
+          var self = this;
+          var form = this.$root;
+          var body = {};
+          ['tags_any', 'tags_all', 'status', 'source', 'created_after', 'created_before'].forEach(function (name) {
+            var el = form.querySelector('[name="' + name + '"]');
+            if (el && el.value) { body[name] = el.value; }
+          });
+          sendJson('POST', form.getAttribute('data-url'), body).then(function (result) {
+            if (result.ok) {
+              var n = result.data.contacts;
+              self.label = n.toLocaleString() + (n === 1 ? ' contact matches' : ' contacts match') + ' right now.';
+            } else {
+              self.label = errorText(result.data);
+            }
+          }).catch(function () {});
         },
       };
     });

@@ -335,9 +335,12 @@ def dashboard() -> Response:
     from chalicelib.sites import service as sites  # the sites card
 
     my_sites, _ = sites.list_sites(user, 3, None)
+    from chalicelib.crm import service as crm  # the contacts tile
+
     return web.render(
         "pages/dashboard.html",
         sites=my_sites,
+        contacts_quota=crm.quota_summary(user),
         title="Dashboard",
         plan_name=plan.name,
         plan_key=plan.key,

@@ -140,6 +140,7 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "errors_more": {"type": "integer"},
+            "message": {"type": ["string", "null"], "description": "Why a failed import stopped"},
             "created_at": _TIME,
             "finished_at": _NULLABLE_TIME,
         },
@@ -304,3 +305,70 @@ PATHS: dict[str, Any] = {
         ),
     },
 }
+
+_CSV_BODY = {
+    "required": True,
+    "description": "A CSV file (UTF-8 with or without BOM, or Latin-1; comma, semicolon or tab) with a header row: "
+    "email, name, phone, tags (separated by ;); any other column becomes a custom field",
+    "content": {
+        ctype: {"schema": {"type": "string", "maxLength": 10 * 1024 * 1024}}
+        for ctype in ("text/csv", "text/plain", "application/octet-stream")
+    },
+}
+_PERSONAL_DATA = {
+    "type": "object",
+    "required": ["contact", "consent", "activities", "exported_at"],
+    "properties": {
+        "contact": ref("Contact"),
+        "consent": {
+            "type": "object",
+            "required": ["given_at", "method", "page_url"],
+            "properties": {
+                "given_at": _NULLABLE_TIME,
+                "method": {"type": ["string", "null"]},
+                "page_url": {"type": ["string", "null"]},
+            },
+        },
+        "activities": {"type": "array", "items": ref("Activity")},
+        "exported_at": _TIME,
+    },
+}
+
+PATHS.update(
+    {
+        "/api/contacts/import": {
+            "post": _op(
+                "Import contacts from a CSV file: 202 with the Import, applied in the background (poll it)",
+                {
+                    **json_ok(ref("Import"), "Accepted", "202"),
+                    **error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+                },
+                requestBody=_CSV_BODY,
+            ),
+        },
+        "/api/contacts/imports/{import_id}": {
+            "get": _op(
+                "An import's progress, counts and the rows it skipped",
+                {**json_ok(ref("Import")), **error_responses(401, 403, 404, 429)},
+                parameters=_id("import_id"),
+            ),
+        },
+        "/api/contacts/export": {
+            "get": _op(
+                "The contacts matching the list's filters, as CSV",
+                {
+                    "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                    **error_responses(401, 403, 404, 422, 429),
+                },
+                parameters=_LIST_FILTERS,
+            ),
+        },
+        "/api/contacts/{contact_id}/export": {
+            "get": _op(
+                "Everything held about one contact (a privacy request): details, consent, the whole timeline",
+                {**json_ok(_PERSONAL_DATA), **error_responses(401, 403, 404, 429)},
+                parameters=_id("contact_id"),
+            ),
+        },
+    }
+)

@@ -7,7 +7,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.accounts import auth
 from chalicelib.core import web
-from chalicelib.crm import service
+from chalicelib.crm import imports, service
 
 bp = Blueprint(__name__)
 
@@ -105,3 +105,37 @@ def update_segment(segment_id: str) -> Response:
 def delete_segment(segment_id: str) -> Response:
     service.delete_segment(auth.current().user, web.path_id(segment_id, "segment"))
     return web.no_content()
+
+
+IMPORT_PATH = "/api/contacts/import"
+web.body_limit(IMPORT_PATH, imports.MAX_BYTES + 1024)
+
+
+@bp.route(IMPORT_PATH, methods=["POST"], content_types=["text/csv", "text/plain", "application/octet-stream"])
+@auth.api("contacts:write")
+def start_import() -> Response:
+    request = web.request()
+    return web.json_response(imports.start(auth.current().user, request.raw_body or b""), status=202)
+
+
+@bp.route("/api/contacts/imports/{import_id}", methods=["GET"])
+@auth.api("contacts:read")
+def get_import(import_id: str) -> Response:
+    return web.json_response(imports.get_import(auth.current().user, web.path_id(import_id, "import")))
+
+
+@bp.route("/api/contacts/export", methods=["GET"])
+@auth.api("contacts:read")
+def export_contacts() -> Response:
+    # Lambda answers with one body: it is built batch by batch (keyset), never from the
+    # whole table at once.
+    body = "".join(service.export_csv(auth.current().user, web.query(web.request())))
+    return Response(body=body, status_code=200, headers={"Content-Type": "text/csv; charset=utf-8",
+                                                          "Content-Disposition": 'attachment; filename="contacts.csv"'})  # fmt: skip
+
+
+@bp.route("/api/contacts/{contact_id}/export", methods=["GET"])
+@auth.api("contacts:read")
+def export_contact(contact_id: str) -> Response:
+    data = service.personal_data(auth.current().user, web.path_id(contact_id, "contact"))
+    return web.json_response(data)

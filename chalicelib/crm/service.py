@@ -739,3 +739,62 @@ def consent_update(user_id: int, contact_id: int, status: str, method: str, page
 
 
 CONFIRM_TTL = timedelta(days=7)
+
+
+# ---- export and privacy -----------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("email", "name", "phone", "tags", "status", "source", "created_at", "last_activity_at")
+
+
+def _csv_safe(value: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: prefix them with a quote."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def export_csv(user: User, query: dict[str, str]) -> Iterator[str]:
+    """The list's matches as CSV text, one keyset batch at a time: a header, then each
+    batch's lines (custom fields as `field:<name>` columns, known from the batches' keys)."""
+    import csv
+    import io
+
+    batches = export_batches(user, query)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*EXPORT_COLUMNS, "fields"])
+    for batch in batches:
+        for c in batch:
+            writer.writerow(
+                [
+                    _csv_safe(c["email"]),
+                    _csv_safe(c["name"] or ""),
+                    _csv_safe(c["phone"] or ""),
+                    _csv_safe(";".join(c["tags"])),
+                    c["status"],
+                    c["source"],
+                    c["created_at"],
+                    c["last_activity_at"] or "",
+                    _csv_safe(json.dumps(c["fields"], ensure_ascii=False)) if c["fields"] else "",
+                ]
+            )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    rest = buffer.getvalue()
+    if rest:
+        yield rest
+
+
+def personal_data(user: User, contact_id: int) -> dict[str, Any]:
+    """Everything held about one person (a privacy request): the contact, consent and the
+    whole timeline, oldest first."""
+    row = _owned(user.id, contact_id)
+    return {
+        "contact": contact_json(row, store.tags_of([contact_id])[contact_id]),
+        "consent": {
+            "given_at": iso_utc(row["consent_at"]),
+            "method": row["consent_method"],
+            "page_url": row["consent_page"],
+        },
+        "activities": [activity_json(a) for a in store.all_activities(user.id, contact_id)],
+        "exported_at": iso_utc(utcnow()),
+    }

@@ -290,18 +290,6 @@ def add_tags(user_id: int, contact_id: int, tags: Sequence[str]) -> list[str]:
     return added
 
 
-def add_tags_many(rows: Sequence[tuple[int, str, int]]) -> int:
-    """(contact_id, tag, user_id) rows in one multi-row INSERT IGNORE; how many were new."""
-    if not rows:
-        return 0
-    marks = ", ".join(["(%s, %s, %s)"] * len(rows))
-    flat = [v for r in rows for v in r]
-    return db.execute(
-        f"INSERT IGNORE INTO contact_tags (contact_id, tag, user_id) VALUES {marks}",  # noqa: S608
-        flat,
-    ).rowcount
-
-
 def remove_tags(user_id: int, contact_id: int, tags: Sequence[str]) -> int:
     if not tags:
         return 0
@@ -466,21 +454,24 @@ def save_import_progress(import_id: int, changes: dict[str, Any]) -> None:
 
 
 def existing_by_canonical(user_id: int, canonicals: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Contacts of `user_id` among these canonical emails, locked for the chunk's upsert."""
+    """Contacts of `user_id` among these canonical emails (id, email_canonical)."""
     if not canonicals:
         return {}
     marks = ", ".join(["%s"] * len(canonicals))
     rows = db.fetch_all(
-        f"SELECT id, email_canonical FROM contacts WHERE user_id = %s AND email_canonical IN ({marks}) FOR UPDATE",  # noqa: S608
+        f"SELECT id, email_canonical FROM contacts WHERE user_id = %s AND email_canonical IN ({marks})",  # noqa: S608
         (user_id, *canonicals),
     )
     return {r["email_canonical"]: r for r in rows}
 
 
+# The values every row of a chunk shares go in once, as session variables, so each row
+# carries only its own cells (pymysql escapes every parameter in Python).
 _UPSERT_HEAD = (
     "INSERT INTO contacts (user_id, email, email_canonical, name, phone, fields, source, status, consent_at, "
     "consent_method, created_at, updated_at, last_activity_at) VALUES "
 )
+_UPSERT_ROW = "(@crm_u, %s, %s, %s, %s, %s, 'import', 'subscribed', @crm_now, 'import', @crm_now, @crm_now, @crm_now)"
 _UPSERT_TAIL = (
     " ON DUPLICATE KEY UPDATE "
     "name = IF(VALUES(name) = '', contacts.name, VALUES(name)), "
@@ -490,17 +481,46 @@ _UPSERT_TAIL = (
 )
 
 
-def upsert_contacts(rows: Sequence[dict[str, Any]], now: datetime) -> None:
-    """One multi-row INSERT … ON DUPLICATE KEY UPDATE: new contacts are created, existing ones
-    get the non-empty cells (empty cells never erase data; fields merge key by key)."""
+def _chunk_constants(user_id: int, now: datetime) -> None:
+    db.execute("SET @crm_u = %s, @crm_now = %s", (user_id, now))
+
+
+def upsert_contacts(user_id: int, rows: Sequence[tuple[str, str, str, str, dict[str, str]]], now: datetime) -> None:
+    """(email, canonical, name, phone, fields) rows in one multi-row INSERT … ON DUPLICATE KEY
+    UPDATE: new contacts are created, existing ones get the non-empty cells (empty cells never
+    erase data; fields merge key by key; status, source and consent stay)."""
     if not rows:
         return
-    marks = ", ".join(["(%s, %s, %s, %s, %s, %s, 'import', 'subscribed', %s, 'import', %s, %s, %s)"] * len(rows))
+    _chunk_constants(user_id, now)
     flat: list[Any] = []
-    for r in rows:
-        flat += [r["user_id"], r["email"], r["canonical"], r["name"], r["phone"], json.dumps(r["fields"]), now, now,
-                 now, now]  # fmt: skip
-    db.execute(_UPSERT_HEAD + marks + _UPSERT_TAIL, flat)
+    for email, canonical, name, phone, fields in rows:
+        flat += [email, canonical, name, phone, json.dumps(fields) if fields else "{}"]
+    db.execute(_UPSERT_HEAD + ", ".join([_UPSERT_ROW] * len(rows)) + _UPSERT_TAIL, flat)
+
+
+def add_tags_many(user_id: int, rows: Sequence[tuple[int, str]]) -> int:
+    """(contact_id, tag) rows in one multi-row INSERT IGNORE; how many were new."""
+    if not rows:
+        return 0
+    marks = ", ".join(["(%s, %s, %s)"] * len(rows))
+    flat = [v for contact_id, tag in rows for v in (contact_id, tag, user_id)]
+    return db.execute(
+        f"INSERT IGNORE INTO contact_tags (contact_id, tag, user_id) VALUES {marks}",  # noqa: S608
+        flat,
+    ).rowcount
+
+
+def insert_import_activities(user_id: int, rows: Sequence[tuple[int, dict[str, Any]]], now: datetime) -> None:
+    """One `imported` activity per (contact_id, data) row, in one statement."""
+    if not rows:
+        return
+    _chunk_constants(user_id, now)
+    marks = ", ".join(["(%s, @crm_u, 'imported', %s, @crm_now)"] * len(rows))
+    flat = [v for contact_id, data in rows for v in (contact_id, json.dumps(data))]
+    db.execute(
+        f"INSERT INTO contact_activities (contact_id, user_id, type, data, created_at) VALUES {marks}",  # noqa: S608
+        flat,
+    )
 
 
 def ids_by_canonical(user_id: int, canonicals: Sequence[str]) -> dict[str, int]:

@@ -49,6 +49,7 @@ TICK_LIMIT = 500
 CHART_HOURS = 48
 TRIGGERS = ("contact_added", "tag_added", "form_submitted", "purchase")
 MAX_STEPS = 10
+WAIT_FOR_CONTACT = timedelta(days=7)  # a form's address may wait this long for its double opt-in
 MAX_DELAY_HOURS = 24 * 365
 SUBJECT_MAX = 255
 PREHEADER_MAX = 255
@@ -1063,9 +1064,13 @@ def run_automations(now: datetime | None = None, limit: int = TICK_LIMIT) -> int
                 store.advance_enrollment(int(e["id"]), None, position, None)
                 continue
             contact = _contact_for(crm, int(e["user_id"]), e["contact_id"], str(e["email"]))
-            if contact is None:
-                # The CRM has not added the address yet (form, purchase): look again shortly, for a day.
-                store.hold_enrollment(int(e["id"]), now + timedelta(minutes=5))
+            if contact is None or contact.get("status") == "pending":
+                # The CRM has not added the address yet (form, purchase), or it awaits its double
+                # opt-in: look again shortly, for up to a week.
+                if e["created_at"] < now - WAIT_FOR_CONTACT:
+                    store.stop_enrollment(int(e["id"]))
+                else:
+                    store.hold_enrollment(int(e["id"]), now + timedelta(minutes=5))
                 continue
             if contact.get("status", "subscribed") != "subscribed" or store.suppressed_among(
                 int(e["user_id"]), [str(contact["email"])]

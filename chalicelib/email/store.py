@@ -729,7 +729,8 @@ def enroll(automation_id: int, user_id: int, email: str, contact_id: int | None,
 
 def due_enrollments(now: datetime, limit: int) -> list[dict[str, Any]]:
     return db.fetch_all(
-        "SELECT e.id, e.automation_id, e.user_id, e.email, e.contact_id, e.next_position FROM email_enrollments e "
+        "SELECT e.id, e.automation_id, e.user_id, e.email, e.contact_id, e.next_position, e.created_at "
+        "FROM email_enrollments e "
         "JOIN email_automations a ON a.id = e.automation_id "
         "WHERE e.status = 'active' AND e.next_due_at <= %s AND a.status = 'active' "
         "ORDER BY e.next_due_at LIMIT %s FOR UPDATE SKIP LOCKED",

@@ -30,7 +30,7 @@ TYPES: dict[str, tuple[str, ...]] = {
     "image": ("url", "alt"),
     "social": ("links",),
     "embed": ("url",),
-    "form": ("kind", "title", "button_label"),
+    "form": ("kind", "title", "button_label", "tags", "opt_in"),
     "pay": ("title", "description", "price"),
     "faq": ("items",),
     "divider": (),
@@ -228,6 +228,28 @@ class _Checker:
                 self.fail(str(key)[:64], "Unknown field.")
 
 
+# CRM settings of a form block (read by the CRM when a submission arrives): tags given to
+# the contacts it brings, and a subscribe form's opt-in (double: confirmed by email).
+FORM_OPT_INS = ("double", "single")
+FORM_TAGS_MAX = 10
+
+
+def _form_contact_settings(c: _Checker, block: dict[str, Any]) -> None:
+    raw = c.data.get("tags")
+    if raw is not None:
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
+            c.fail("tags", "Must be a list of tags (or tags separated by commas).")
+        else:
+            tags = [" ".join(t.split()) for t in items if t.strip()]
+            if len(tags) > FORM_TAGS_MAX or any(len(t) > 64 or not t.isprintable() for t in tags):
+                c.fail("tags", f"At most {FORM_TAGS_MAX} tags of 1 to 64 printable characters.")
+            else:
+                block["tags"] = list(dict.fromkeys(tags))
+    if c.data.get("opt_in") is not None:
+        block["opt_in"] = c.choice("opt_in", FORM_OPT_INS)
+
+
 def _list_of_objects(c: _Checker, field: str, min_items: int, max_items: int) -> list[dict[str, Any]] | None:
     value = c.data.get(field)
     if not isinstance(value, list):
@@ -325,6 +347,7 @@ def clean_block(raw: Any, path: str, errors: dict[str, list[str]]) -> dict[str, 
         block["kind"] = c.choice("kind", FORM_KINDS)
         block["title"] = c.text("title", 100)
         block["button_label"] = c.text("button_label", 40)
+        _form_contact_settings(c, block)
     elif kind == "pay":
         block["title"] = c.text("title", 100)
         block["description"] = c.text("description", 1000, required=False, allow_empty=True) or ""

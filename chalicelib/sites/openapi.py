@@ -76,7 +76,23 @@ _BLOCK_FIELDS: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "embed": ({"url": {"type": "string", "maxLength": 2048, "pattern": _EMBED}}, ["url"]),
     "form": (
-        {"kind": {"enum": list(B.FORM_KINDS)}, "title": _text(100), "button_label": _text(40)},
+        {
+            "kind": {"enum": list(B.FORM_KINDS)},
+            "title": _text(100),
+            "button_label": _text(40),
+            # CRM: tags for the contacts a form brings; a subscribe form's opt-in (default double).
+            "tags": {
+                "oneOf": [
+                    {
+                        "type": "array",
+                        "maxItems": 10,
+                        "items": {"type": "string", "maxLength": 64, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f,]*$"},
+                    },
+                    {"type": "string", "maxLength": 700, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"},
+                ]
+            },
+            "opt_in": {"enum": list(B.FORM_OPT_INS)},
+        },
         ["kind", "title", "button_label"],
     ),
     "pay": ({"title": _text(100), "description": _text(1000, blank=True), "price": _MONEY}, ["title", "price"]),

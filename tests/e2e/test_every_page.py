@@ -54,6 +54,10 @@ PAGE_EXAMPLES: dict[str, Callable[[World], str]] = {
         )
     ),
     "/unsubscribe/{token}": lambda w: "/unsubscribe/not-a-valid-link",  # the 404 page (the journey shows a real one)
+    # crm
+    "/contacts/{contact_id}": lambda w: f"/contacts/{_crm_contact(w)}",
+    "/contacts/imports/{import_id}": lambda w: f"/contacts/imports/{_crm_import(w)}",
+    "/confirm/{token}": lambda w: "/confirm/not-a-valid-link",
 }
 # Routes that answer no HTML page for a person (nothing for axe to check), with what they answer.
 NOT_PAGES: dict[str, str] = {
@@ -68,7 +72,29 @@ NOT_PAGES: dict[str, str] = {
     "/campaigns/{campaign_id}/audience": "JSON for the audience picker's live count",
     "/e/o/{token}": "the open-tracking pixel (an image)",
     "/e/c/{token}": "a click's redirect to the campaign's link",
+    "/contacts/export": "a CSV file",
+    "/contacts/{contact_id}/export": "a JSON file (everything held about one contact)",
+    "/contacts/imports/{import_id}/progress": "JSON for the import page's progress bar",
 }
+
+
+def _crm_contact(w: World) -> int:
+    from chalicelib.crm import service as crm
+
+    found = crm.find_contact_by_email(w.admin.id, "ada@example.com")
+    if found:
+        return found["id"]
+    contact = crm.create_contact(w.admin, {"email": "ada@example.com", "name": "Ada", "tags": ["vip"]})
+    crm.add_note(w.admin, contact["id"], {"body": "Met at the **workshop**."})
+    return contact["id"]
+
+
+def _crm_import(w: World) -> int:
+    from chalicelib.crm import imports
+
+    return imports.start(w.admin, b"email,name\nnew@example.com,New\nnot-an-email,Bad\n")["id"]
+
+
 # Extra states of a page worth seeing (query strings, errors).
 EXTRA_VISITS = ["/forgot-password?sent=1", "/no-such-page"]
 

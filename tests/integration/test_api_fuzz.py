@@ -75,6 +75,9 @@ _REAL_DAY = "a real calendar day or time (the pattern admits 2026-02-31 and year
 BUSINESS_RULE_REFUSALS |= {
     ("POST", "/api/segments"): {"filter.created_after": _REAL_DAY, "filter.created_before": _REAL_DAY},
     ("PATCH", "/api/segments/{segment_id}"): {"filter.created_after": _REAL_DAY, "filter.created_before": _REAL_DAY},
+    ("POST", "/api/contacts/import"): {
+        "file": "a CSV whose header row names an email column (any string fits the schema)"
+    },
 }
 
 # email: a body or subject is also a personalisation template (a sandboxed subset the schema

@@ -907,6 +907,11 @@
           } else {
             draw();
             window.addEventListener('load', draw);
+          }
+        },
+      };
+    });
+
     // ---- crm -----------------------------------------------------------------------------
 
     // Bulk actions on the contacts list: <form x-data="bulkSelect" data-confirm="…" @submit="ask">,

@@ -205,3 +205,29 @@ def test_ses_gets_raw_mime_with_the_headers_and_the_configuration_set(owner, ema
     assert "Content-Type: text/html" in raw and "Content-Type: text/plain" in raw
     (row,) = recipients(campaign_id)
     assert row["status"] == "sent" and row["ses_message_id"] == message.id
+
+
+def test_sends_last_days_counts_sent_emails_platform_wide(api, owner, other, email_env) -> None:
+    add_contacts(owner, ["a@example.com", "b@example.com"])
+    add_contacts(other, ["c@example.com"])
+    for member in (owner, other):
+        campaign_id = _draft(member)
+        api.post(f"/api/campaigns/{campaign_id}/send", {}, token=member.token)
+    assert service.sends_last_days(30) == 3
+    db.execute("UPDATE campaign_recipients SET sent_at = sent_at - INTERVAL 31 DAY WHERE email = 'c@example.com'")
+    assert service.sends_last_days(30) == 2
+
+
+def test_the_sender_paces_itself_to_its_share_of_the_ses_rate(monkeypatch) -> None:
+    import time
+
+    from chalicelib.core import config
+
+    monkeypatch.setenv("EMAIL_SEND_RATE", "50")
+    monkeypatch.setenv("EMAIL_SENDER_CONCURRENCY", "2")  # this instance: 25 a second
+    config.reset()
+    pacer = service._Pacer()
+    started = time.monotonic()
+    for _ in range(6):
+        pacer.wait()
+    assert time.monotonic() - started >= 5 / 25 - 0.01

@@ -486,12 +486,17 @@ def send_batch(event: events.Event, *, now: datetime | None = None, send: Sender
     # sweep, never sent twice.
     answered: list[tuple[Recipient, str]] = []
 
+    reported = 0
+
     def settle() -> None:
-        nonlocal final
+        nonlocal final, reported
         marked = store.mark_sent_many([(r.id, mid) for r, mid in answered], utcnow())
         sent.extend(r for r, _ in answered if r.id in marked)
         final += len(marked)
         answered.clear()
+        if campaign.kind == "campaign" and final > reported:  # the progress bar moves per group
+            store.add_done(campaign.id, final - reported)
+            reported = final
 
     for start in range(0, len(recipients), CLAIM_GROUP):
         group = recipients[start : start + CLAIM_GROUP]
@@ -529,7 +534,7 @@ def send_batch(event: events.Event, *, now: datetime | None = None, send: Sender
         if campaign.kind == "automation":
             store.add_sends(campaign.user_id, _month(now), len(sent))
     if campaign.kind == "campaign":
-        store.add_done(campaign.id, final)
+        store.add_done(campaign.id, final - reported)
         store.finish_if_done(campaign.id, utcnow())
     return len(sent)
 

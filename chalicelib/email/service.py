@@ -331,11 +331,16 @@ def snapshot(event: events.Event, *, now: datetime | None = None) -> None:
     if campaign is None or campaign.status != "sending":
         return
     crm = _crm()
-    for batch in crm.audience_batches(campaign.user_id, campaign.segment_id, batch_size=1000):
-        suppressed = store.suppressed_among(campaign.user_id, [c["email"] for c in batch])
-        rows = [(int(c["id"]), str(c["email"]), str(c.get("name") or ""), c.get("fields") or {})
-                for c in batch if str(c["email"]).lower() not in suppressed]  # fmt: skip
-        store.insert_recipients(campaign.id, campaign.user_id, rows)
+    try:
+        for batch in crm.audience_batches(campaign.user_id, campaign.segment_id, batch_size=1000):
+            suppressed = store.suppressed_among(campaign.user_id, [c["email"] for c in batch])
+            rows = [(int(c["id"]), str(c["email"]), str(c.get("name") or ""), c.get("fields") or {})
+                    for c in batch if str(c["email"]).lower() not in suppressed]  # fmt: skip
+            store.insert_recipients(campaign.id, campaign.user_id, rows)
+    except NotFound:  # its segment was deleted after the send was asked for
+        store.set_status(campaign.id, "failed", expected=("sending",))
+        observability.logger().warning("campaign segment gone", extra={"campaign_id": campaign.id})
+        return
     fan_out(event, campaign, now)
 
 

@@ -231,3 +231,15 @@ def test_the_sender_paces_itself_to_its_share_of_the_ses_rate(monkeypatch) -> No
     for _ in range(6):
         pacer.wait()
     assert time.monotonic() - started >= 5 / 25 - 0.01
+
+
+def test_a_campaign_whose_segment_was_deleted_before_its_snapshot_fails(owner, email_env) -> None:
+    add_contacts(owner, ["a@example.com"], tags=["fans"])
+    seg = segment(owner, "fans")
+    campaign_id = _draft(owner, segment_id=seg)
+    with Captured(service.SNAPSHOT_EVENT) as snaps:
+        service.send_campaign(owner.user, campaign_id, {})
+    crm().delete_segment(owner.user, seg)
+    service.snapshot(snaps.events[0])
+    assert store.get_campaign_for_worker(campaign_id).status == "failed"
+    assert mails(email_env) == []

@@ -430,7 +430,14 @@ def make_price(data: dict[str, Any], param: str = "price_data") -> dict[str, Any
     )
 
 
-def make_payment(customer: str | None, amount: int, currency: str, intent_data: dict[str, Any], email: str | None):
+def make_payment(
+    customer: str | None,
+    amount: int,
+    currency: str,
+    intent_data: dict[str, Any],
+    email: str | None,
+    name: str | None = None,
+):
     """A succeeded PaymentIntent and its Charge (card payments settle at once here)."""
     intent_id, charge_id = new_id("pi"), new_id("ch")
     transfer = as_dict(intent_data.get("transfer_data"))
@@ -466,7 +473,9 @@ def make_payment(customer: str | None, amount: int, currency: str, intent_data: 
             "amount_captured": amount,
             "amount_refunded": 0,
             "payment_intent": intent_id,
-            "billing_details": {"email": email},
+            "billing_details": {"email": email, "name": name},
+            "transfer": new_id("tr") if transfer.get("destination") else None,
+            "application_fee": new_id("fee") if fee else None,
             "receipt_email": email,
             **common,
         }
@@ -717,6 +726,8 @@ def create_session(c: Call) -> Any:
     amount = sum(price["unit_amount"] * quantity for price, quantity in prices)
     session_id = "cs_test_" + secrets.token_hex(24)
     intent_data = as_dict(p.get("payment_intent_data"))
+    if mode == "payment":
+        _check_destination(intent_data, amount)
     sub_data = as_dict(p.get("subscription_data"))
     created = now()
     expires_at = as_int(p["expires_at"], "expires_at") if p.get("expires_at") else created + DAY
@@ -750,6 +761,35 @@ def create_session(c: Call) -> Any:
             "_subscription_metadata": metadata(sub_data.get("metadata")),
         }
     )
+
+
+def _check_destination(intent_data: dict[str, Any], amount: int) -> None:
+    """Connect destination charges as Stripe checks them: the destination is a connected
+    account that can receive transfers; the application fee needs one and fits the amount."""
+    destination = as_dict(intent_data.get("transfer_data")).get("destination")
+    fee = intent_data.get("application_fee_amount")
+    if destination:
+        account = STATE.objects.get(str(destination))
+        if account is None or account.get("object") != "account":
+            raise StripeError(400, f"No such destination: '{destination}'", code="resource_missing",
+                              param="payment_intent_data[transfer_data][destination]")  # fmt: skip
+        if (account.get("capabilities") or {}).get("transfers") != "active":
+            raise StripeError(
+                400,
+                "Your destination account needs to have at least one of the following capabilities enabled: "
+                "transfers, crypto_transfers, legacy_payments",
+                code="insufficient_capabilities_for_transfer",
+                param="payment_intent_data[transfer_data][destination]",
+            )
+    if fee not in (None, ""):
+        value = as_int(fee, "payment_intent_data[application_fee_amount]")
+        if not destination:
+            raise StripeError(400, "Can only apply an application_fee_amount when the PaymentIntent is attempting a "
+                              "direct payment (using an OAuth key or Stripe-Account header) or destination payment "
+                              "(using `transfer_data[destination]`).", param="payment_intent_data[application_fee_amount]")  # fmt: skip
+        if value < 0 or value > amount:
+            raise StripeError(400, "The application fee must be between 0 and the amount.",
+                              param="payment_intent_data[application_fee_amount]")  # fmt: skip
 
 
 def expire_session(c: Call) -> Any:
@@ -1030,6 +1070,7 @@ def checkout_page(session: dict[str, Any], error: str = "") -> str:
         f'<form method="post" action="/checkout/{sid}/pay">'
         f'<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" '
         f'required value="{escape(email)}">'
+        '<label for="name">Name on card</label><input id="name" name="name" type="text" autocomplete="cc-name">'
         '<p class="muted">Paying with the test card 4242 4242 4242 4242: no real money moves.</p>'
         f'<button class="pay" type="submit">Pay {escape(total)}</button>{later}'
         f'<button class="danger" type="submit" formaction="/checkout/{sid}/decline">Decline (test a failed card)</button>'
@@ -1037,10 +1078,10 @@ def checkout_page(session: dict[str, Any], error: str = "") -> str:
     )
 
 
-def complete_checkout(session: dict[str, Any], email: str, method: str) -> None:
+def complete_checkout(session: dict[str, Any], email: str, method: str, name: str = "") -> None:
     prices = [(STATE.objects[pid], qty) for pid, qty in session["_prices"]]
     if email:
-        session["customer_details"] = {"email": email}
+        session["customer_details"] = {"email": email, "name": name or None}
     session.update(status="complete", url=None)
     if session["mode"] == "subscription":
         if not session["customer"]:  # subscriptions always get a customer, as on Stripe
@@ -1059,7 +1100,7 @@ def complete_checkout(session: dict[str, Any], email: str, method: str) -> None:
         emit("checkout.session.completed", render(session))
         return
     charge = make_payment(
-        session["customer"], session["amount_total"], session["currency"], session["_intent_data"], email
+        session["customer"], session["amount_total"], session["currency"], session["_intent_data"], email, name or None
     )
     session.update(payment_intent=charge["payment_intent"], payment_status="paid")
     emit("checkout.session.completed", render(session))
@@ -1274,7 +1315,12 @@ class Handler(StubHandler):
             if action == "cancel":
                 target = session.get("cancel_url") or session["success_url"]
             else:
-                complete_checkout(session, form.get("email", "").strip(), form.get("method", "card"))
+                complete_checkout(
+                    session,
+                    form.get("email", "").strip(),
+                    form.get("method", "card"),
+                    form.get("name", "").strip()[:200],
+                )
                 target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
         flush_events()
         self.redirect(target)

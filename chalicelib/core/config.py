@@ -97,6 +97,8 @@ class Settings:
     dns_backend: str = ""
     dns_records_file: str = ""
     form_rate_per_minute: int = 10
+    # Creators' sales: visitors' clicks on published pay buttons per IP per minute (/api/pay/*).
+    pay_rate_per_minute: int = 10
     # Analytics: beacons per IP per minute on /api/collect; a stream this long asks for a
     # flush at once (the minute schedule flushes anyway).
     analytics_collect_rate_per_minute: int = 120

@@ -239,6 +239,11 @@ def count_all() -> int:
     return store.count_all()
 
 
+def count_published() -> int:
+    """Sites served now (a live version, active): for the admin stats."""
+    return store.count_published()
+
+
 def set_status(site_id: int, status: str) -> Site:
     """Set a site's status (inactive | active | suspended); the site as it is now. The CDN
     follows once the transaction commits (suspended: its files stop being served)."""

@@ -56,6 +56,8 @@ NOT_PAGES: dict[str, str] = {
     "/sites/{site_id}/deployments/{deployment_id}/status": "JSON for the publish progress bar",
     "/social/instagram/callback": "Instagram's redirect back, answered with a redirect",
     "/social/media/{user_id}/{name}": "an image, fetched by Instagram",
+    "/billing/connect/return": "Stripe's return from payout onboarding, answered with a redirect to /billing",
+    "/billing/connect/refresh": "Stripe's refresh of an onboarding link, answered with a redirect to Stripe",
 }
 # Extra states of a page worth seeing (query strings, errors).
 EXTRA_VISITS = ["/forgot-password?sent=1", "/no-such-page"]

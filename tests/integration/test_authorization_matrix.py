@@ -38,6 +38,7 @@ from chalicelib.accounts.store import User
 from chalicelib.core import db, sessions, web
 from tests.conftest import assert_error
 from tests.integration.analytics import factories as analytics_factories
+from tests.integration.payments import factories as payments_factories
 from tests.integration.sites import factories as sites_factories
 from tests.integration.social import factories as social_factories
 
@@ -189,6 +190,13 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("POST", "/social/posts/{post_id}/cancel"): "page",
     ("POST", "/social/uploads"): "page",
     ("PUT", "/social/uploads/{ticket}"): "public",
+    # sales (issue 9 part 6) and admin stats (part 8)
+    ("POST", "/api/pay/{block_id}"): "public",
+    ("GET", "/api/sites/{site_id}/orders"): "token payments:read",
+    ("POST", "/billing/connect"): "page",
+    ("GET", "/billing/connect/return"): "page",
+    ("GET", "/billing/connect/refresh"): "page",
+    ("GET", "/api/admin/stats"): "staff token admin",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
@@ -288,6 +296,8 @@ OWNED_OBJECT_FACTORIES: dict[str, Owned | Callable[[User], Id]] = {
     "/sites/{site_id}/custom-domain/verify": _DOMAIN_SITE,
     "/social/accounts/{account_id}/disconnect": _IG_ACCOUNT,
     "/social/posts/{post_id}/cancel": _POST,
+    # sales: a site with an order (tests/integration/payments/factories.py)
+    **{path: Owned(*made) for path, made in payments_factories.OWNED_OBJECT_FACTORIES.items()},
 }
 # The body sent where an empty one would be refused (so "< 400" means reachable): JSON for
 # API routes, form fields for pages; a dict, or a function of the object's id(s) giving one.

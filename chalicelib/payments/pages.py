@@ -165,11 +165,22 @@ def portal() -> Response:
 # ---- creators' own sales: the Stripe Connect payout account ----------------------------------------
 
 
+def _payouts_unavailable() -> Response | None:
+    """Without Stripe keys on this server, back to the billing page saying so (a page, not a 503)."""
+    if config.get_settings().stripe_configured:
+        return None
+    web.flash("error", "Payouts cannot be set up on this server yet: Stripe is not configured.")
+    return web.redirect("/billing#sales")
+
+
 @bp.route("/billing/connect", methods=["POST"], content_types=FORM)
 @auth.page
 def connect() -> Response:
     """Start (or continue) Stripe's hosted onboarding of the user's Express account."""
     user = auth.current().user
+    unavailable = _payouts_unavailable()
+    if unavailable:
+        return unavailable
     try:
         _limit(user)
         url = sales.start_onboarding(user)
@@ -184,6 +195,9 @@ def connect_return() -> Response:
     """Stripe sends the user back here after onboarding: read the account's state now
     (its account.updated webhook says the same, whichever comes first)."""
     user = auth.current().user
+    unavailable = _payouts_unavailable()
+    if unavailable:
+        return unavailable
     try:
         status = sales.refresh_account(user)
     except PAGE_ERRORS as exc:
@@ -200,6 +214,9 @@ def connect_return() -> Response:
 def connect_refresh() -> Response:
     """An onboarding link expired or was used (Stripe's refresh_url): a fresh one."""
     user = auth.current().user
+    unavailable = _payouts_unavailable()
+    if unavailable:
+        return unavailable
     try:
         url = sales.start_onboarding(user)
     except PAGE_ERRORS as exc:

@@ -64,10 +64,13 @@ class Received:
 
 
 def receive(payload: bytes, signature: str | None) -> Received:
-    secret = config.get_settings().stripe_webhook_secret
+    settings = config.get_settings()
+    secret = settings.stripe_webhook_secret
     if not secret:
         raise WebhooksNotConfigured()
-    if not stripe_api.verify_signature(payload, signature, secret):
+    # The account endpoint's secret, or the Connect endpoint's (creators' account.updated).
+    secrets = [secret, *([settings.stripe_connect_webhook_secret] if settings.stripe_connect_webhook_secret else [])]
+    if not any(stripe_api.verify_signature(payload, signature, s) for s in secrets):
         observability.count("StripeWebhookRejected")
         raise BadRequest("The Stripe-Signature header is missing, wrong or too old.", code="invalid_signature")
     event = _parse(payload)

@@ -296,3 +296,25 @@ def test_the_order_paid_payload_is_what_analytics_reads() -> None:
     assert list(payload) == ["order_id", "user_id", "site_id", "block_id", "amount", "currency", "buyer_email",
                              "buyer_name", "paid_at"]  # fmt: skip
     assert payload["paid_at"] == "2026-11-27T12:00:00Z"
+
+
+def test_connect_events_may_be_signed_with_the_connect_endpoints_own_secret(
+    api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from tests.stripe_fixtures import WEBHOOK_SECRET, sign
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    connect_secret = "whsec_connect_endpoint_0123456789abcdef"
+    payload = json.dumps({"id": "evt_connect_1", "object": "event", "type": "account.updated", "account": "acct_x",
+                          "created": int(time.time()), "data": {"object": {"id": "acct_x", "object": "account"}}})  # fmt: skip
+    headers = {"stripe-signature": sign(payload, connect_secret)}
+    config.reset()
+    assert_error(api.post("/api/webhooks/stripe", body=payload.encode(), headers=headers), 400, "invalid_signature")
+    monkeypatch.setenv("STRIPE_CONNECT_WEBHOOK_SECRET", connect_secret)
+    config.reset()
+    r = api.post("/api/webhooks/stripe", body=payload.encode(), headers=headers)
+    assert r.status == 200 and r.json["id"] == "evt_connect_1"
+    row = db.fetch_one("SELECT outcome FROM stripe_events WHERE stripe_event_id = 'evt_connect_1'")
+    assert row is not None and row["outcome"].startswith("ignored")  # no Mewayz user has acct_x

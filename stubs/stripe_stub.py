@@ -1007,7 +1007,7 @@ h1{font-size:1.4rem;margin:0 0 .25rem}h2{font-size:1.05rem;margin:1.25rem 0 .5re
 .muted{color:#4f566b;font-size:.9rem}.total{font-size:2rem;font-weight:700;margin:.5rem 0}
 .badge{display:inline-block;border-radius:999px;padding:.1rem .6rem;font-size:.8rem;font-weight:600;
 background:#e3e8ee;color:#1a1f36}.test{background:#ffe8c2;color:#5c3b00}
-label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=email]{width:100%;padding:.6rem;
+label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=email],input[type=text]{width:100%;padding:.6rem;
 border:1px solid #8792a2;border-radius:6px;font:inherit}button,.button{display:inline-block;width:100%;
 margin-top:.75rem;padding:.7rem 1rem;border:0;border-radius:6px;font:inherit;font-weight:600;cursor:pointer;
 text-align:center;text-decoration:none}.pay{background:#4338ca;color:#fff}.alt{background:#e3e8ee;color:#1a1f36}

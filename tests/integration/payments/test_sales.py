@@ -191,6 +191,29 @@ def test_a_webhook_delivered_twice_makes_one_order_and_one_order_paid(
     assert row is not None and row["deliveries"] == 3
 
 
+def test_concurrent_redeliveries_still_make_one_effect(
+    api, stripe_stub: StripeStub, buyer: Buyer, order_events
+) -> None:
+    import threading
+
+    shop = make_shop(buyer)
+    connect(stripe_stub, buyer)
+    stripe_stub.hold()
+    buy(api, stripe_stub, shop)
+    completed = stripe_stub.held_types()["checkout.session.completed"]
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(stripe_stub.resend(completed)["status"])) for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert statuses == [200] * 6
+    (order,) = orders_of(shop)
+    assert order.status == "paid" and len(order_events[sales.ORDER_PAID]) == 1
+
+
 def test_a_refund_marks_the_order_refunded_once(api, stripe_stub: StripeStub, buyer: Buyer, order_events) -> None:
     shop = make_shop(buyer, plan="starter")
     connect(stripe_stub, buyer)

@@ -36,6 +36,8 @@ Control endpoints for tests and demos (JSON in and out, no auth):
        the subscription's clock: renew → next period paid (invoice.paid; pays the open
        invoice of a past_due one); fail → next period unpaid (invoice.payment_failed,
        past_due); end → customer.subscription.deleted
+  POST /__control/accounts/<id>/update {"charges_enabled"?, "payouts_enabled"?, "details_submitted"?}
+       Stripe changes a connected account (e.g. disables charges): account.updated
   POST /__control/checkout/sessions/<id>/settle {"outcome": "succeeded"|"failed"}
        a bank-transfer payment settles: checkout.session.async_payment_succeeded/failed
   POST /__control/fail {"method", "path", "status", "count", "type"?, "message"?}
@@ -1465,6 +1467,28 @@ class Handler(StubHandler):
                 sub = STATE.get(m["id"], "subscription")
                 advance(sub, str(data.get("outcome") or ""))
                 result = public_subscription(sub)
+            flush_events()
+            self.send_json(200, result)
+            return
+        m = re.fullmatch(r"/__control/accounts/(?P<id>[^/]+)/update", path)
+        if m:
+            with STATE.lock:
+                account = STATE.get(m["id"], "account")
+                flags = ("charges_enabled", "payouts_enabled", "details_submitted")
+                previous = snapshot(account, *flags)
+                for flag in flags:
+                    if flag in data:
+                        account[flag] = bool(data[flag])
+                if "charges_enabled" in data:
+                    state = "active" if account["charges_enabled"] else "inactive"
+                    account["capabilities"] = dict.fromkeys(
+                        account["capabilities"] or ("card_payments", "transfers"), state
+                    )
+                    account["requirements"]["disabled_reason"] = (
+                        None if account["charges_enabled"] else "requirements.past_due"
+                    )
+                emit("account.updated", render(account), previous, account=account["id"])
+                result = render(account)
             flush_events()
             self.send_json(200, result)
             return

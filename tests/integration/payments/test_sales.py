@@ -116,6 +116,19 @@ def test_onboarding_enables_charges_and_rerenders_the_live_page(api, stripe_stub
     assert row is not None and row["processed_at"] is not None and "charges on" in row["outcome"]
 
 
+def test_when_stripe_disables_charges_the_pay_button_is_disabled_again(
+    api, stripe_stub: StripeStub, buyer: Buyer
+) -> None:
+    shop = make_shop(buyer)
+    account_id = connect(stripe_stub, buyer)
+    stripe_stub.control(f"accounts/{account_id}/update", {"charges_enabled": False})
+    assert sales.connect_status(buyer.user)["status"] == "onboarding"
+    assert "Payments are not open here yet." in live_page(api, shop)
+    assert_error(api.post(f"/api/pay/{shop.pay_id}", body=b"", headers=FORM), 409, "sales_unavailable")
+    stripe_stub.control(f"accounts/{account_id}/update", {"charges_enabled": True})
+    assert "Payments are not open here yet." not in live_page(api, shop)
+
+
 def test_returning_from_onboarding_reads_the_account_back(stripe_stub: StripeStub, buyer: Buyer) -> None:
     url = sales.start_onboarding(buyer.user)
     assert sales.connect_status(buyer.user)["status"] == "onboarding"

@@ -173,10 +173,10 @@ def _account_updated(event: dict[str, Any]) -> str:
             remote, as_of = obj, int(event["created"])
         return apply_account_state(user_id, remote, as_of)
 
-    return webhooks._apply(event, owner, effect)
+    return webhooks.apply_once(event, owner, effect)
 
 
-webhooks.HANDLERS["account.updated"] = _account_updated
+webhooks.register_event("account.updated", _account_updated)
 
 
 # ---- a visitor buys: POST /api/pay/{block_id} ----------------------------------------------------------

@@ -518,6 +518,16 @@ HANDLERS: dict[str, Callable[[Obj], str]] = {
 }
 
 
+def register_event(event_type: str, handler: Callable[[Obj], str]) -> None:
+    """Another part of this area acts on `event_type` (creators' sales: Connect's
+    account.updated); the receiver then stores and enqueues it like the others. The handler
+    applies its effect through `apply_once` (claim, effect, mark in one transaction)."""
+    HANDLERS[event_type] = handler
+
+
+apply_once = _apply  # the claim-apply-mark step, for handlers registered from elsewhere in the area
+
+
 def retry_unprocessed(older_than_s: int = 600, max_attempts: int = 5) -> int:
     """Enqueue again events stored but not processed after a while (a safety net for the
     local backends, which have no SQS redelivery); how many."""

@@ -15,8 +15,10 @@ Used by merge_template.py `build` (generate) and `check` (verify), over what a p
                         rolled back by Api5xxAlarm; API Gateway invokes the alias
     the API stage       a name (the alarms' ApiName), X-Ray tracing, JSON access logs,
                         default throttling (ApiThrottlingBurstLimit / ApiThrottlingRateLimit)
-    app metrics         alarms on the EMF metrics areas count (APP_METRIC_ALARMS), in the
-                        stage's namespace (Mewayz/<stage>, dimension service=mewayz)
+    app metrics         <Metric>Alarm on every metric the app declares with
+                        core/observability.declare_alarm (read by importing app.py), in the
+                        stage's namespace (Mewayz/<stage>) on exactly ALARM_DIMENSIONS, the
+                        dimensions observability.alarm_count emits it with
     every alarm         AlarmActions and OKActions to AlarmTopic
     every DLQ           the ES6000 suppression (a DLQ has no redrive policy of its own)
     Dashboard           one CloudWatch dashboard: the state of every alarm, then each
@@ -27,7 +29,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ASYNC_EVENT_TYPES = ("Schedule", "CloudWatchEvent", "EventBridgeRule")
@@ -40,20 +44,21 @@ ALARM_TOPIC = "AlarmTopic"
 API_5XX_ALARM = "Api5xxAlarm"
 DASHBOARD = "Dashboard"
 DLQ_LINT_REASON = "ES6000"  # see infrastructure/README.md, "Serverless rules"
-# Metrics the areas count with observability.count(name) that page someone at the first one.
-# A name no code emits yet simply stays at "no data" (treated as not breaching).
-APP_METRIC_ALARMS: dict[str, str] = {
-    "StripeEventFailed": "A Stripe webhook event could not be applied (payments): it will be retried; look at the logs.",
-    "OutboxDeadLetters": "Outbox events were given up after their last attempt (status 'dead' in event_outbox): "
-    "their work is committed but no event function got them. Fix the cause, then call "
-    "chalicelib.core.events.redrive_dead_letters().",
-}
-# For a metric always counted in the same invocation: its label, which EMF lines carry as
-# the "operation" dimension (core/observability.invocation). An alarm matches a metric only
-# with exactly the same dimensions, so it must name it too.
-APP_METRIC_OPERATIONS: dict[str, str] = {
-    "OutboxDeadLetters": "schedule",  # a gauge the event_outbox_relay schedule reports every run
-}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def declared_alarms() -> tuple[dict[str, str], dict[str, str]]:
+    """The app's alarmed metrics (name -> description) and the dimensions they carry: what
+    the modules emitting them declared with core/observability.declare_alarm, read by
+    importing app.py (as `chalice package` does), so an area's new alarm needs no edit here."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app  # noqa: F401 - importing it runs every area's declare_alarm
+    from chalicelib.core import observability
+
+    return observability.alarms(), dict(observability.ALARM_DIMENSIONS)
+
+
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -263,16 +268,13 @@ def api_resources(plain: dict[str, Any]) -> dict[str, Any]:
 
 
 def app_metric_alarms(stage: str) -> dict[str, Any]:
+    """<Metric>Alarm for every declared alarm metric, on exactly the dimensions it is emitted with."""
+    names, dimensions = declared_alarms()
     return {
         f"{name}Alarm": _alarm(
-            description,
-            f"Mewayz/{stage}",
-            name,
-            [{"Name": "service", "Value": "mewayz"}]
-            + ([{"Name": "operation", "Value": APP_METRIC_OPERATIONS[name]}] if name in APP_METRIC_OPERATIONS else []),
-            Period=60,
+            description, f"Mewayz/{stage}", name, [{"Name": k, "Value": v} for k, v in dimensions.items()], Period=60
         )
-        for name, description in APP_METRIC_ALARMS.items()
+        for name, description in sorted(names.items())
     }
 
 

@@ -26,7 +26,7 @@ def relay_outbox() -> None:
     if sent:
         observability.logger().info("outbox relayed", extra={"sent": sent})
     # A gauge every run, so its alarm clears once the dead letters are dealt with.
-    observability.count(events.DEAD_LETTER_METRIC, events.outbox_dead_letters())
+    observability.alarm_count(events.DEAD_LETTER_METRIC, events.outbox_dead_letters())
 
 
 def run_migrations(_event: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ Used by merge_template.py `build` (generate) and `check` (verify), over what a p
                         (EventBridge could not invoke) and the function's on-failure
                         destination (it ran and failed MaximumRetryAttempts + 1 times), its
                         queue policy, and <Fn>FailedAlarm when anything lands there
+    deploy order        every function but Migrate DependsOn the Migrations custom resource
+                        (template.json), which runs migrate with the new code first
     the API function    AutoPublishAlias `live` + DeploymentPreference Canary10Percent5Minutes
                         rolled back by Api5xxAlarm; API Gateway invokes the alias
     the API stage       a name (the alarms' ApiName), X-Ray tracing, JSON access logs,
@@ -43,6 +45,11 @@ DEPLOYMENT_TYPE = "Canary10Percent5Minutes"
 ALARM_TOPIC = "AlarmTopic"
 API_5XX_ALARM = "Api5xxAlarm"
 DASHBOARD = "Dashboard"
+# Deploy order: the Migrations custom resource (template.json) invokes the migrate function,
+# whose code CloudFormation has just updated; every other function DependsOn it, so no new
+# code runs before its migrations, and a failed migration rolls the update back.
+MIGRATE_FUNCTION = "Migrate"
+MIGRATIONS = "Migrations"
 DLQ_LINT_REASON = "ES6000"  # see infrastructure/README.md, "Serverless rules"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -283,6 +290,8 @@ def generate(plain: dict[str, Any]) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for fn in functions(plain):
         resources.update(function_resources(fn))
+        if fn.id != MIGRATE_FUNCTION:
+            resources[fn.id]["DependsOn"] = [MIGRATIONS]  # merged with what Chalice set (see finish)
     for key, value in api_resources(plain).items():
         if key in resources:
             resources[key]["Properties"].update(value["Properties"])
@@ -410,6 +419,14 @@ def check(plain: dict[str, Any], merged: dict[str, Any]) -> list[str]:
             for event in fn.async_events:
                 if not props.get("Events", {}).get(event, {}).get("Properties", {}).get("DeadLetterConfig"):
                     problems.append(f"{fn.id}.Events.{event}: EventBridge target without a dead-letter queue")
+    migrations = resources.get(MIGRATIONS, {})
+    if migrations.get("Properties", {}).get("ServiceToken") != {"Fn::GetAtt": [MIGRATE_FUNCTION, "Arn"]}:
+        problems.append(f"{MIGRATIONS}: not a custom resource served by the {MIGRATE_FUNCTION} function")
+    for fn in functions(plain):
+        depends = resources.get(fn.id, {}).get("DependsOn", [])
+        depends = [depends] if isinstance(depends, str) else depends
+        if fn.id != MIGRATE_FUNCTION and MIGRATIONS not in depends:
+            problems.append(f"{fn.id}: does not DependsOn {MIGRATIONS} (its new code could run before them)")
     for _, _, fn_id in api_integrations(plain):
         props = resources.get(fn_id, {}).get("Properties", {})
         if props.get("DeploymentPreference", {}).get("Type") != DEPLOYMENT_TYPE:

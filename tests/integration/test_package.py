@@ -76,6 +76,7 @@ print(json.dumps({
     "migrations_dir": str(migrate.MIGRATIONS_DIR),
     "migrations": sorted(m.id for m in read_migrations(str(migrate.MIGRATIONS_DIR))),
     "sqs_queues": sorted(s.queue for s in app.app.event_sources if type(s).__name__ == "SQSEventConfig"),
+    "functions": sorted({s.name for s in app.app.event_sources} | {f.name for f in app.app.pure_lambda_functions}),
 }))
 """
 
@@ -342,6 +343,26 @@ def test_every_function_gets_tracing_logs_alarms_and_async_failure_queues(packag
     assert resources["SesBounceRateAlarm"]["Properties"]["Threshold"] == 0.05
     assert resources["SesComplaintRateAlarm"]["Properties"]["Threshold"] == 0.001
     assert resources["StripeEventFailedAlarm"]["Properties"]["Namespace"] == f"Mewayz/{STAGE}"
+
+
+def test_every_function_of_app_py_is_in_the_stack_and_waits_for_the_migrations(
+    package: Path, probe: dict[str, Any]
+) -> None:
+    """Derived, not listed: each function app.py declares (a new area's event functions and
+    schedules included) is a stack function with its log group and alarms, and every one
+    but migrate DependsOn the Migrations custom resource that runs migrate first."""
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    functions = {k for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    declared = {"".join(part.capitalize() for part in name.split("_")) for name in probe["functions"]}
+    assert functions == declared | {"APIHandler"}
+    for fn_id in functions:
+        assert f"{fn_id}LogGroup" in resources and f"{fn_id}ErrorsAlarm" in resources, fn_id
+    migrations = resources["Migrations"]
+    assert migrations["Type"] == "Custom::Migrations"
+    assert migrations["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["Migrate", "Arn"]}
+    for fn_id in functions - {"Migrate"}:
+        assert "Migrations" in resources[fn_id]["DependsOn"], fn_id
+    assert "Migrations" not in json.dumps(resources["Migrate"].get("DependsOn", []))
 
 
 def test_api_canary_stage_settings_and_waf(package: Path) -> None:

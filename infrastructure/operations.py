@@ -54,13 +54,20 @@ DLQ_LINT_REASON = "ES6000"  # see infrastructure/README.md, "Serverless rules"
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _app() -> Any:
+    """app.py, imported as `chalice package` does (nothing connects at import time)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app
+
+    return app
+
+
 def declared_alarms() -> tuple[dict[str, str], dict[str, str]]:
     """The app's alarmed metrics (name -> description) and the dimensions they carry: what
     the modules emitting them declared with core/observability.declare_alarm, read by
     importing app.py (as `chalice package` does), so an area's new alarm needs no edit here."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import app  # noqa: F401 - importing it runs every area's declare_alarm
+    _app()  # importing it runs every area's declare_alarm
     from chalicelib.core import observability
 
     return observability.alarms(), dict(observability.ALARM_DIMENSIONS)
@@ -285,6 +292,150 @@ def app_metric_alarms(stage: str) -> dict[str, Any]:
     }
 
 
+# ---- WAF: per-IP rate limits on the routes anyone may call, from the route table ------------
+
+# A route anyone may call (auth.public, or a page's POST open to visitors: sign in, register)
+# goes to the first group one of whose prefixes it starts with (a prefix without a trailing
+# "/" must match the whole path). Groups are rules even before their routes exist (pay
+# buttons, the email links), so their limits are in place the day the routes arrive.
+WAF_RATE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("rate-collect", "RateLimitCollect", ("/api/collect",)),
+    ("rate-forms", "RateLimitForms", ("/api/forms/",)),
+    ("rate-pay", "RateLimitPay", ("/api/pay/",)),
+    ("rate-go", "RateLimitGo", ("/go/",)),
+    ("rate-login", "RateLimitLogin", ("/login", "/api/auth/login")),
+    ("rate-email", "RateLimitEmail", ("/unsubscribe/", "/confirm/", "/e/o/", "/e/c/")),
+]
+# Every other anonymous write (POST/PUT/PATCH/DELETE) not listed here goes to `rate-public`;
+# anonymous reads outside the groups only meet the managed rules and API Gateway's throttling.
+WAF_UNLIMITED: dict[str, str] = {
+    "/api/webhooks/stripe": "Stripe's deliveries and retries come from a few addresses and are signed; "
+    "a 429 would only delay payments (Stripe retries for 3 days)",
+}
+WAF_PUBLIC_RULE, WAF_PUBLIC_LIMIT = "rate-public", "RateLimitPublic"
+WAF_REGEX_MAX = 200  # characters: AWS WAF's limit for a RegexString
+WAF_FIRST_PRIORITY = 10
+# Beacons forwarded by the sites' distribution carry this header with the stack's own id
+# (template.json, origin "analytics-collect"): they all come from CloudFront's addresses, so
+# rate-collect skips them (each viewer was limited at the edge by SitesWebAcl).
+EDGE_HEADER = "x-mewayz-edge"
+EDGE_VALUE = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+
+
+def anonymous_routes() -> list[tuple[str, str]]:
+    """(path template, method) of every route of app.py that needs no credentials to call:
+    auth.public ones, and the visitor-facing pages' writes (auth.optional_user, not GET)."""
+    from chalicelib.accounts import auth
+
+    found = []
+    for path, methods in _app().app.routes.items():
+        for method, entry in methods.items():
+            rule = auth.rule_of(entry.view_function)
+            if rule is None:
+                continue
+            if rule.kind == auth.PUBLIC or (rule.kind == auth.OPTIONAL_USER and method != "GET"):
+                found.append((path, method))
+    return sorted(found)
+
+
+def _starts(path: str, prefix: str) -> bool:
+    return path.startswith(prefix) if prefix.endswith("/") else path == prefix
+
+
+def waf_group_of(path: str) -> str | None:
+    """The named group a route path falls in, or None."""
+    for name, _limit, prefixes in WAF_RATE_GROUPS:
+        if any(_starts(path, p) for p in prefixes):
+            return name
+    return None
+
+
+def _static_prefix(path: str) -> str:
+    """The route's path up to its first {parameter} (all of it when it has none)."""
+    return path.split("{", 1)[0]
+
+
+def _waf_patterns(prefixes: list[str]) -> list[str]:
+    """Regexes on the URI path (as few as fit WAF_REGEX_MAX), matching each prefix with or
+    without the stage's leading /api (the execute-api URL's first segment is the stage)."""
+
+    def one(items: list[str]) -> str:
+        alternatives = [p.replace(".", "\\.") + ("" if p.endswith("/") else "$") for p in items]
+        return "^(/api)?(" + "|".join(alternatives) + ")"
+
+    chunks: list[list[str]] = [[]]
+    for prefix in sorted(set(prefixes)):
+        if chunks[-1] and len(one([*chunks[-1], prefix])) > WAF_REGEX_MAX:
+            chunks.append([])
+        chunks[-1].append(prefix)
+    return [one(c) for c in chunks if c]
+
+
+def waf_groups(routes: list[tuple[str, str]] | None = None) -> list[tuple[str, str, list[str]]]:
+    """(rule name, limit parameter, URI path prefixes) of each rate rule: the named groups,
+    then `rate-public` with the static prefixes of every other anonymous write."""
+    routes = anonymous_routes() if routes is None else routes
+    rest = sorted(
+        {
+            _static_prefix(path)
+            for path, method in routes
+            if method != "GET" and path not in WAF_UNLIMITED and waf_group_of(path) is None
+        }
+    )
+    groups = [(name, limit, list(prefixes)) for name, limit, prefixes in WAF_RATE_GROUPS]
+    return groups + ([(WAF_PUBLIC_RULE, WAF_PUBLIC_LIMIT, rest)] if rest else [])
+
+
+def _edge_header() -> dict[str, Any]:
+    return {
+        "ByteMatchStatement": {
+            "SearchString": EDGE_VALUE,
+            "FieldToMatch": {"SingleHeader": {"Name": EDGE_HEADER}},
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+            "PositionalConstraint": "EXACTLY",
+        }
+    }
+
+
+def waf_rate_rules(routes: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """ApiWebAcl's rate-based rules (per IP, 5-minute window, 429), one per group and regex."""
+    rules: list[dict[str, Any]] = []
+    for name, limit, prefixes in waf_groups(routes):
+        patterns = _waf_patterns(prefixes)
+        for i, pattern in enumerate(patterns):
+            rule_name = name if len(patterns) == 1 else f"{name}-{i + 1}"
+            scope: dict[str, Any] = {
+                "RegexMatchStatement": {
+                    "RegexString": pattern,
+                    "FieldToMatch": {"UriPath": {}},
+                    "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+                }
+            }
+            if name == "rate-collect":
+                scope = {"AndStatement": {"Statements": [scope, {"NotStatement": {"Statement": _edge_header()}}]}}
+            rules.append(
+                {
+                    "Name": rule_name,
+                    "Priority": WAF_FIRST_PRIORITY + len(rules),
+                    "Action": {"Block": {"CustomResponse": {"ResponseCode": 429}}},
+                    "Statement": {
+                        "RateBasedStatement": {
+                            "Limit": {"Ref": limit},
+                            "EvaluationWindowSec": 300,
+                            "AggregateKeyType": "IP",
+                            "ScopeDownStatement": scope,
+                        }
+                    },
+                    "VisibilityConfig": {
+                        "SampledRequestsEnabled": True,
+                        "CloudWatchMetricsEnabled": True,
+                        "MetricName": rule_name,
+                    },
+                }
+            )
+    return rules
+
+
 def generate(plain: dict[str, Any]) -> dict[str, Any]:
     """Resources (and keys of Chalice's resources) to merge, for every function and the API."""
     resources: dict[str, Any] = {}
@@ -391,6 +542,9 @@ def finish(merge: dict[str, Any]) -> dict[str, Any]:
         if DLQ_LINT_REASON not in ignored:
             ignored.append(DLQ_LINT_REASON)
     resources[DASHBOARD] = dashboard(resources)
+    if "ApiWebAcl" in resources:
+        rules = resources["ApiWebAcl"]["Properties"]["Rules"]
+        rules[:] = [r for r in rules if not str(r.get("Name", "")).startswith("rate-")] + waf_rate_rules()
     return merge
 
 

@@ -386,22 +386,34 @@ def test_api_canary_stage_settings_and_waf(package: Path) -> None:
     assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
     rules = {r["Name"]: r for r in resources["ApiWebAcl"]["Properties"]["Rules"]}
     assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(rules)
-    paths = {"/api/collect", "/api/forms/1", "/api/pay/1", "/go/abc", "/api/auth/login", "/login"}
+
+    def regex(rule: dict[str, Any]) -> str:
+        scope = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+        scope = scope["AndStatement"]["Statements"][0] if "AndStatement" in scope else scope
+        return scope["RegexMatchStatement"]["RegexString"]
+
+    paths = {"/api/collect", "/api/forms/1", "/api/pay/1", "/go/abc", "/api/auth/login", "/login", "/unsubscribe/t"}
     limited = {
         p
         for p in paths | {f"/api{p}" for p in paths}
         for r in rules.values()
-        if "RateBasedStatement" in r["Statement"]
-        and re.search(
-            r["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"]["RegexString"], p
-        )
+        if "RateBasedStatement" in r["Statement"] and re.search(regex(r), p)
     }
     # Both through a custom domain (/api/...) and the execute-api URL's stage prefix (/api/api/...).
     assert limited == paths | {f"/api{p}" for p in paths}
-    assert not re.search(
-        rules["rate-go"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"]["RegexString"],
-        "/api/sites/go/1",
+    assert not re.search(regex(rules["rate-go"]), "/api/sites/go/1")
+    assert len({r["Priority"] for r in rules.values()}) == len(rules)
+    # Beacons the sites' distribution forwards carry the header rate-collect skips them by.
+    origin = next(
+        o
+        for o in resources["SitesDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+        if o["Id"] == "analytics-collect"
     )
+    [header] = origin["OriginCustomHeaders"]
+    skipped = rules["rate-collect"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["AndStatement"]
+    match = skipped["Statements"][1]["NotStatement"]["Statement"]["ByteMatchStatement"]
+    assert match["FieldToMatch"]["SingleHeader"]["Name"] == header["HeaderName"].lower()
+    assert match["SearchString"] == header["HeaderValue"]
     assert resources["SitesDistribution"]["Properties"]["DistributionConfig"]["WebACLId"]["Fn::If"][0] == "InUsEast1"
 
 

@@ -39,7 +39,7 @@ def test_deploy_prod_dry_run_lists_resources_and_parameters_without_credentials(
     assert "dry run (--dry-run): nothing is sent to AWS" in out
     assert "cfn-lint + serverless rules: no errors or warnings" in proc.stderr
     total = int(re.search(r"stack mewayz-prod \(stage prod\): (\d+) resources", out).group(1))
-    listed = re.findall(r"^  (AWS::\S+) \((\d+)\)$", out, re.M)
+    listed = re.findall(r"^  ((?:AWS|Custom)::\S+) \((\d+)\)$", out, re.M)
     assert sum(int(n) for _, n in listed) == total
     types = dict(listed)
     for kind in ("AWS::Serverless::Function", "AWS::RDS::DBProxy", "AWS::WAFv2::WebACL", "AWS::CloudWatch::Dashboard"):

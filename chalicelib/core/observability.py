@@ -90,11 +90,16 @@ def alarms() -> dict[str, str]:
 def alarm_count(name: str, value: float = 1) -> None:
     """`count`, and the same datum on its own with only ALARM_DIMENSIONS: what the stack's
     alarm on a declared metric watches. Emitted at once outside local stages (so a gauge
-    reported every run, even 0, lets its alarm clear)."""
-    if name not in _alarms:
-        raise LookupError(f"{name!r} is not a declared alarm metric (observability.declare_alarm)")
-    count(name, value)
+    reported every run, even 0, lets its alarm clear). An undeclared name raises on local
+    stages (tests catch it) and is logged as an error in AWS, where it is often called from
+    an error path whose own exception must not be replaced."""
     s = config.get_settings()
+    if name not in _alarms:
+        if s.is_local:  # tests and scripts/dev: fail loudly, so the declaration gets written
+            raise LookupError(f"{name!r} is not a declared alarm metric (observability.declare_alarm)")
+        # In AWS never replace the failure being reported: emit it, and say no alarm watches it.
+        logger().error("metric emitted for an alarm that was never declared", extra={"metric": name})
+    count(name, value)
     if s.is_local:
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric

@@ -73,3 +73,20 @@ def test_the_stack_has_an_alarm_for_every_declared_metric_and_no_other() -> None
     declared = set(observability.alarms())
     built = {k.removesuffix("Alarm") for k in _operations().app_metric_alarms("test")}
     assert built == declared
+
+
+def test_outside_local_stages_an_undeclared_metric_is_emitted_and_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch, capsys, caplog
+) -> None:
+    """In AWS alarm_count is often called while reporting a failure: it must not replace it."""
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.setenv("SECRET_KEY", "p" * 48)
+    config.reset()
+    observability.reset()
+    try:
+        observability.alarm_count("NoSuchAlarmMetric")
+        assert any("never declared" in r.getMessage() for r in caplog.records)
+        assert '"NoSuchAlarmMetric"' in capsys.readouterr().out  # the EMF datum still left
+    finally:
+        config.reset()
+        observability.reset()

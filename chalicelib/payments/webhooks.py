@@ -35,6 +35,11 @@ from chalicelib.core.errors import BadRequest, DependencyUnavailable, NotFound, 
 from chalicelib.payments import packages, service, store, stripe_api
 
 STRIPE_EVENT = "payments.stripe_event"  # the internal event: {"stripe_event_id", "type"}
+EVENT_FAILED_METRIC = "StripeEventFailed"
+observability.declare_alarm(
+    EVENT_FAILED_METRIC,
+    "A Stripe webhook event could not be applied (payments): it will be retried; look at the logs.",
+)
 CLAIM = "payments.stripe_event"
 REFUND_RETRY_WINDOW_S = 24 * 3600
 TERMINAL = ("canceled", "incomplete_expired")
@@ -125,7 +130,7 @@ def process(stripe_event_id: str) -> str | None:
         outcome = handler(event) if handler else _apply(event, None, lambda _u: "ignored")
     except Exception as exc:
         store.record_event_failure(stripe_event_id, f"{type(exc).__name__}: {exc}")
-        observability.alarm_count("StripeEventFailed")  # StripeEventFailedAlarm watches it
+        observability.alarm_count(EVENT_FAILED_METRIC)  # its alarm: infrastructure/operations.py
         observability.logger().warning(
             "stripe event failed", extra={"stripe_event_id": stripe_event_id, "type": row.type, "error": repr(exc)}
         )

@@ -5,16 +5,21 @@ Called by scripts/deploy after scripts/package (see its header). Without AWS cre
 its parameters. With credentials:
 
   1. uploads deployment.zip (and the template, too large for an inline body) to
-     --artifact-bucket, content-addressed, and points every function's CodeUri at it;
+     --artifact-bucket, content-addressed, and points every function's CodeUri, and the
+     `Migrations` resource's Bundle, at it;
   2. creates a change set (CREATE or UPDATE; IAM + AUTO_EXPAND for the SAM and Secrets
      Manager transforms), waits for it and prints each change;
-  3. executes it after a "yes" (or --yes), and waits for the stack;
-  4. invokes the `migrate` function (migrations as the master user, then the app user's
-     grants) and fails on a function error;
-  5. GETs /api/health on the stack's EndpointURL and fails unless it answers 200 healthy.
+  3. executes it after a "yes" (or --yes), and waits for the stack. Inside it, in this
+     order (DEPLOY_ORDER, printed by the dry run too): the `migrate` function gets the new
+     code; the `Migrations` custom resource (its Bundle changed) invokes it: migrations as
+     the master user, then the app user's grants; only then do the other functions get
+     theirs (each DependsOn Migrations), and the API alias shifts traffic
+     (Canary10Percent5Minutes, rolled back by Api5xxAlarm). A failed migration fails the
+     resource and CloudFormation rolls the update back before any other function changed;
+  4. GETs /api/health on the stack's EndpointURL and fails unless it answers 200 healthy.
 
-The API function shifts traffic through its alias (Canary10Percent5Minutes, rolled back
-by Api5xxAlarm), so step 3 returns only after the canary has passed.
+Migrations must therefore suit the code still running while they apply (the previous
+version): add, backfill, then drop in a later release (expand/contract).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+MIGRATE_FUNCTION = "Migrate"
+MIGRATIONS = "Migrations"  # the Custom::Migrations resource (infrastructure/template.json)
 MAX_INLINE_TEMPLATE = 51_200  # bytes: CloudFormation's limit for TemplateBody
 
 
@@ -59,6 +66,7 @@ def describe(template: dict[str, Any], stage: str, stack: str, overrides: dict[s
         ids = sorted(by_type[kind])
         lines.append(f"  {kind} ({len(ids)})")
         lines += [f"    {i}" for i in ids]
+    lines += ["", *deploy_order(resources)]
     lines += ["", "parameters (value = override, else default):"]
     for name, spec in template.get("Parameters", {}).items():
         value = overrides.get(name, spec.get("Default", ""))
@@ -66,6 +74,32 @@ def describe(template: dict[str, Any], stage: str, stack: str, overrides: dict[s
         description = str(spec.get("Description", "")).split(". ")[0]
         lines.append(f"  {name} = {shown}  [{spec.get('Type')}] {description}")
     return "\n".join(lines)
+
+
+def _depends_on(res: dict[str, Any]) -> list[str]:
+    depends = res.get("DependsOn", [])
+    return [depends] if isinstance(depends, str) else list(depends)
+
+
+def deploy_order(resources: dict[str, Any]) -> list[str]:
+    """The order an update runs in, as the template's dependencies make it (what the dry run shows)."""
+    functions = sorted(k for k, r in resources.items() if r.get("Type") == "AWS::Serverless::Function")
+    after = [f for f in functions if MIGRATIONS in _depends_on(resources[f])]
+    before = [f for f in functions if f not in after]
+    canary = sorted(f for f in functions if resources[f].get("Properties", {}).get("DeploymentPreference"))
+    if MIGRATIONS not in resources:
+        return ["deploy order: no Migrations resource: run `migrate` yourself before new code takes traffic"]
+    lines = [
+        "deploy order (an update):",
+        f"  1. new code for {', '.join(before)} (what Migrations needs)",
+        f"  2. {MIGRATIONS} [{resources[MIGRATIONS].get('Type')}] invokes {MIGRATE_FUNCTION}: migrations, app user "
+        "grants; a failure rolls the stack back here",
+        f"  3. new code for the {len(after)} other functions (DependsOn {MIGRATIONS})",
+    ]
+    lines += [f"  4. {f}: traffic shifts through its alias, {resources[f]['Properties']['DeploymentPreference'].get('Type')}"
+              for f in canary]  # fmt: skip
+    lines.append("  then: GET /api/health")
+    return lines
 
 
 def _upload(s3: Any, bucket: str, prefix: str, body: bytes, suffix: str) -> str:
@@ -103,6 +137,8 @@ def deploy(args: argparse.Namespace, template: dict[str, Any], overrides: dict[s
     for res in template["Resources"].values():
         if res.get("Type") == "AWS::Serverless::Function":
             res["Properties"]["CodeUri"] = f"s3://{args.artifact_bucket}/{code_key}"
+    if MIGRATIONS in template["Resources"]:  # a new bundle: the resource updates, migrate runs
+        template["Resources"][MIGRATIONS]["Properties"]["Bundle"] = code_key
     body = json.dumps(template).encode()
     source: dict[str, str] = {"TemplateBody": body.decode()}
     if len(body) > MAX_INLINE_TEMPLATE:
@@ -138,13 +174,8 @@ def deploy(args: argparse.Namespace, template: dict[str, Any], overrides: dict[s
     cfn.get_waiter(waiter).wait(StackName=args.stack_name, WaiterConfig={"Delay": 15, "MaxAttempts": 240})
     print(f"stack {args.stack_name}: {kind} complete")
 
-    migrate_fn = cfn.describe_stack_resource(StackName=args.stack_name, LogicalResourceId="Migrate")
-    result = session.client("lambda").invoke(FunctionName=migrate_fn["StackResourceDetail"]["PhysicalResourceId"])
-    payload = result["Payload"].read().decode()
-    if result.get("FunctionError"):
-        print(f"deploy: migrate failed: {payload}", file=sys.stderr)
-        return 1
-    print(f"migrate: {payload}")
+    migrated = cfn.describe_stack_resource(StackName=args.stack_name, LogicalResourceId=MIGRATIONS)
+    print(f"migrations: {migrated['StackResourceDetail'].get('ResourceStatusReason') or 'ran in the update'}")
     outputs = {
         o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=args.stack_name)["Stacks"][0]["Outputs"]
     }

@@ -11,12 +11,16 @@ Used by merge_template.py `build` (generate) and `check` (verify), over what a p
                         (EventBridge could not invoke) and the function's on-failure
                         destination (it ran and failed MaximumRetryAttempts + 1 times), its
                         queue policy, and <Fn>FailedAlarm when anything lands there
+    deploy order        every function but Migrate DependsOn the Migrations custom resource
+                        (template.json), which runs migrate with the new code first
     the API function    AutoPublishAlias `live` + DeploymentPreference Canary10Percent5Minutes
                         rolled back by Api5xxAlarm; API Gateway invokes the alias
     the API stage       a name (the alarms' ApiName), X-Ray tracing, JSON access logs,
                         default throttling (ApiThrottlingBurstLimit / ApiThrottlingRateLimit)
-    app metrics         alarms on the EMF metrics areas count (APP_METRIC_ALARMS), in the
-                        stage's namespace (Mewayz/<stage>, dimension service=mewayz)
+    app metrics         <Metric>Alarm on every metric the app declares with
+                        core/observability.declare_alarm (read by importing app.py), in the
+                        stage's namespace (Mewayz/<stage>) on exactly ALARM_DIMENSIONS, the
+                        dimensions observability.alarm_count emits it with
     every alarm         AlarmActions and OKActions to AlarmTopic
     every DLQ           the ES6000 suppression (a DLQ has no redrive policy of its own)
     Dashboard           one CloudWatch dashboard: the state of every alarm, then each
@@ -27,7 +31,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ASYNC_EVENT_TYPES = ("Schedule", "CloudWatchEvent", "EventBridgeRule")
@@ -39,21 +45,34 @@ DEPLOYMENT_TYPE = "Canary10Percent5Minutes"
 ALARM_TOPIC = "AlarmTopic"
 API_5XX_ALARM = "Api5xxAlarm"
 DASHBOARD = "Dashboard"
+# Deploy order: the Migrations custom resource (template.json) invokes the migrate function,
+# whose code CloudFormation has just updated; every other function DependsOn it, so no new
+# code runs before its migrations, and a failed migration rolls the update back.
+MIGRATE_FUNCTION = "Migrate"
+MIGRATIONS = "Migrations"
 DLQ_LINT_REASON = "ES6000"  # see infrastructure/README.md, "Serverless rules"
-# Metrics the areas count with observability.count(name) that page someone at the first one.
-# A name no code emits yet simply stays at "no data" (treated as not breaching).
-APP_METRIC_ALARMS: dict[str, str] = {
-    "StripeEventFailed": "A Stripe webhook event could not be applied (payments): it will be retried; look at the logs.",
-    "OutboxDeadLetters": "Outbox events were given up after their last attempt (status 'dead' in event_outbox): "
-    "their work is committed but no event function got them. Fix the cause, then call "
-    "chalicelib.core.events.redrive_dead_letters().",
-}
-# For a metric always counted in the same invocation: its label, which EMF lines carry as
-# the "operation" dimension (core/observability.invocation). An alarm matches a metric only
-# with exactly the same dimensions, so it must name it too.
-APP_METRIC_OPERATIONS: dict[str, str] = {
-    "OutboxDeadLetters": "schedule",  # a gauge the event_outbox_relay schedule reports every run
-}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _app() -> Any:
+    """app.py, imported as `chalice package` does (nothing connects at import time)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import app
+
+    return app
+
+
+def declared_alarms() -> tuple[dict[str, str], dict[str, str]]:
+    """The app's alarmed metrics (name -> description) and the dimensions they carry: what
+    the modules emitting them declared with core/observability.declare_alarm, read by
+    importing app.py (as `chalice package` does), so an area's new alarm needs no edit here."""
+    _app()  # importing it runs every area's declare_alarm
+    from chalicelib.core import observability
+
+    return observability.alarms(), dict(observability.ALARM_DIMENSIONS)
+
+
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -263,17 +282,158 @@ def api_resources(plain: dict[str, Any]) -> dict[str, Any]:
 
 
 def app_metric_alarms(stage: str) -> dict[str, Any]:
+    """<Metric>Alarm for every declared alarm metric, on exactly the dimensions it is emitted with."""
+    names, dimensions = declared_alarms()
     return {
         f"{name}Alarm": _alarm(
-            description,
-            f"Mewayz/{stage}",
-            name,
-            [{"Name": "service", "Value": "mewayz"}]
-            + ([{"Name": "operation", "Value": APP_METRIC_OPERATIONS[name]}] if name in APP_METRIC_OPERATIONS else []),
-            Period=60,
+            description, f"Mewayz/{stage}", name, [{"Name": k, "Value": v} for k, v in dimensions.items()], Period=60
         )
-        for name, description in APP_METRIC_ALARMS.items()
+        for name, description in sorted(names.items())
     }
+
+
+# ---- WAF: per-IP rate limits on the routes anyone may call, from the route table ------------
+
+# A route anyone may call (auth.public, or a page's POST open to visitors: sign in, register)
+# goes to the first group one of whose prefixes it starts with (a prefix without a trailing
+# "/" must match the whole path). Groups are rules even before their routes exist (pay
+# buttons, the email links), so their limits are in place the day the routes arrive.
+WAF_RATE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("rate-collect", "RateLimitCollect", ("/api/collect",)),
+    ("rate-forms", "RateLimitForms", ("/api/forms/",)),
+    ("rate-pay", "RateLimitPay", ("/api/pay/",)),
+    ("rate-go", "RateLimitGo", ("/go/",)),
+    ("rate-login", "RateLimitLogin", ("/login", "/api/auth/login")),
+    ("rate-email", "RateLimitEmail", ("/unsubscribe/", "/confirm/", "/e/o/", "/e/c/")),
+]
+# Every other anonymous write (POST/PUT/PATCH/DELETE) not listed here goes to `rate-public`;
+# anonymous reads outside the groups only meet the managed rules and API Gateway's throttling.
+WAF_UNLIMITED: dict[str, str] = {
+    "/api/webhooks/stripe": "Stripe's deliveries and retries come from a few addresses and are signed; "
+    "a 429 would only delay payments (Stripe retries for 3 days)",
+}
+WAF_PUBLIC_RULE, WAF_PUBLIC_LIMIT = "rate-public", "RateLimitPublic"
+WAF_REGEX_MAX = 200  # characters: AWS WAF's limit for a RegexString
+WAF_FIRST_PRIORITY = 10
+# Beacons forwarded by the sites' distribution carry this header with the stack's own id
+# (template.json, origin "analytics-collect"): they all come from CloudFront's addresses, so
+# rate-collect skips them (each viewer was limited at the edge by SitesWebAcl).
+EDGE_HEADER = "x-mewayz-edge"
+EDGE_VALUE = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+
+
+def anonymous_routes() -> list[tuple[str, str]]:
+    """(path template, method) of every route of app.py that needs no credentials to call:
+    auth.public ones, and the visitor-facing pages' writes (auth.optional_user, not GET)."""
+    from chalicelib.accounts import auth
+
+    found = []
+    for path, methods in _app().app.routes.items():
+        for method, entry in methods.items():
+            rule = auth.rule_of(entry.view_function)
+            if rule is None:
+                continue
+            if rule.kind == auth.PUBLIC or (rule.kind == auth.OPTIONAL_USER and method != "GET"):
+                found.append((path, method))
+    return sorted(found)
+
+
+def _starts(path: str, prefix: str) -> bool:
+    return path.startswith(prefix) if prefix.endswith("/") else path == prefix
+
+
+def waf_group_of(path: str) -> str | None:
+    """The named group a route path falls in, or None."""
+    for name, _limit, prefixes in WAF_RATE_GROUPS:
+        if any(_starts(path, p) for p in prefixes):
+            return name
+    return None
+
+
+def _static_prefix(path: str) -> str:
+    """The route's path up to its first {parameter} (all of it when it has none)."""
+    return path.split("{", 1)[0]
+
+
+def _waf_patterns(prefixes: list[str]) -> list[str]:
+    """Regexes on the URI path (as few as fit WAF_REGEX_MAX), matching each prefix with or
+    without the stage's leading /api (the execute-api URL's first segment is the stage)."""
+
+    def one(items: list[str]) -> str:
+        alternatives = [p.replace(".", "\\.") + ("" if p.endswith("/") else "$") for p in items]
+        return "^(/api)?(" + "|".join(alternatives) + ")"
+
+    chunks: list[list[str]] = [[]]
+    for prefix in sorted(set(prefixes)):
+        if chunks[-1] and len(one([*chunks[-1], prefix])) > WAF_REGEX_MAX:
+            chunks.append([])
+        chunks[-1].append(prefix)
+    return [one(c) for c in chunks if c]
+
+
+def waf_groups(routes: list[tuple[str, str]] | None = None) -> list[tuple[str, str, list[str]]]:
+    """(rule name, limit parameter, URI path prefixes) of each rate rule: the named groups,
+    then `rate-public` with the static prefixes of every other anonymous write."""
+    routes = anonymous_routes() if routes is None else routes
+    rest = sorted(
+        {
+            _static_prefix(path)
+            for path, method in routes
+            if method != "GET" and path not in WAF_UNLIMITED and waf_group_of(path) is None
+        }
+    )
+    groups = [(name, limit, list(prefixes)) for name, limit, prefixes in WAF_RATE_GROUPS]
+    return groups + ([(WAF_PUBLIC_RULE, WAF_PUBLIC_LIMIT, rest)] if rest else [])
+
+
+def _edge_header() -> dict[str, Any]:
+    return {
+        "ByteMatchStatement": {
+            "SearchString": EDGE_VALUE,
+            "FieldToMatch": {"SingleHeader": {"Name": EDGE_HEADER}},
+            "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+            "PositionalConstraint": "EXACTLY",
+        }
+    }
+
+
+def waf_rate_rules(routes: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """ApiWebAcl's rate-based rules (per IP, 5-minute window, 429), one per group and regex."""
+    rules: list[dict[str, Any]] = []
+    for name, limit, prefixes in waf_groups(routes):
+        patterns = _waf_patterns(prefixes)
+        for i, pattern in enumerate(patterns):
+            rule_name = name if len(patterns) == 1 else f"{name}-{i + 1}"
+            scope: dict[str, Any] = {
+                "RegexMatchStatement": {
+                    "RegexString": pattern,
+                    "FieldToMatch": {"UriPath": {}},
+                    "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+                }
+            }
+            if name == "rate-collect":
+                scope = {"AndStatement": {"Statements": [scope, {"NotStatement": {"Statement": _edge_header()}}]}}
+            rules.append(
+                {
+                    "Name": rule_name,
+                    "Priority": WAF_FIRST_PRIORITY + len(rules),
+                    "Action": {"Block": {"CustomResponse": {"ResponseCode": 429}}},
+                    "Statement": {
+                        "RateBasedStatement": {
+                            "Limit": {"Ref": limit},
+                            "EvaluationWindowSec": 300,
+                            "AggregateKeyType": "IP",
+                            "ScopeDownStatement": scope,
+                        }
+                    },
+                    "VisibilityConfig": {
+                        "SampledRequestsEnabled": True,
+                        "CloudWatchMetricsEnabled": True,
+                        "MetricName": rule_name,
+                    },
+                }
+            )
+    return rules
 
 
 def generate(plain: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +441,8 @@ def generate(plain: dict[str, Any]) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for fn in functions(plain):
         resources.update(function_resources(fn))
+        if fn.id != MIGRATE_FUNCTION:
+            resources[fn.id]["DependsOn"] = [MIGRATIONS]  # merged with what Chalice set (see finish)
     for key, value in api_resources(plain).items():
         if key in resources:
             resources[key]["Properties"].update(value["Properties"])
@@ -380,6 +542,9 @@ def finish(merge: dict[str, Any]) -> dict[str, Any]:
         if DLQ_LINT_REASON not in ignored:
             ignored.append(DLQ_LINT_REASON)
     resources[DASHBOARD] = dashboard(resources)
+    if "ApiWebAcl" in resources:
+        rules = resources["ApiWebAcl"]["Properties"]["Rules"]
+        rules[:] = [r for r in rules if not str(r.get("Name", "")).startswith("rate-")] + waf_rate_rules()
     return merge
 
 
@@ -408,6 +573,14 @@ def check(plain: dict[str, Any], merged: dict[str, Any]) -> list[str]:
             for event in fn.async_events:
                 if not props.get("Events", {}).get(event, {}).get("Properties", {}).get("DeadLetterConfig"):
                     problems.append(f"{fn.id}.Events.{event}: EventBridge target without a dead-letter queue")
+    migrations = resources.get(MIGRATIONS, {})
+    if migrations.get("Properties", {}).get("ServiceToken") != {"Fn::GetAtt": [MIGRATE_FUNCTION, "Arn"]}:
+        problems.append(f"{MIGRATIONS}: not a custom resource served by the {MIGRATE_FUNCTION} function")
+    for fn in functions(plain):
+        depends = resources.get(fn.id, {}).get("DependsOn", [])
+        depends = [depends] if isinstance(depends, str) else depends
+        if fn.id != MIGRATE_FUNCTION and MIGRATIONS not in depends:
+            problems.append(f"{fn.id}: does not DependsOn {MIGRATIONS} (its new code could run before them)")
     for _, _, fn_id in api_integrations(plain):
         props = resources.get(fn_id, {}).get("Properties", {})
         if props.get("DeploymentPreference", {}).get("Type") != DEPLOYMENT_TYPE:

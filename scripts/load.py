@@ -37,7 +37,14 @@ LOADS = ROOT / "scripts" / "loads"
 # The app's per-token / per-IP API limits would turn a load run into a test of the limiter;
 # the load measures capacity, so they are raised for its processes (WAF and API Gateway
 # throttling bound real traffic before the app does).
-LOAD_ENV = {"API_RATE_PER_MINUTE": "100000000", "PAYMENTS_RATE_PER_MINUTE": "100000000", "EVENTS_BACKEND": "inprocess"}
+# The Stripe webhook secret is the load's own (scripts/loads/payments.py signs with it).
+LOAD_ENV = {
+    "API_RATE_PER_MINUTE": "100000000",
+    "PAYMENTS_RATE_PER_MINUTE": "100000000",
+    "ANALYTICS_COLLECT_RATE_PER_MINUTE": "100000000",
+    "EVENTS_BACKEND": "inprocess",
+    "STRIPE_WEBHOOK_SECRET": "whsec_mewayz_load",
+}
 ERROR_SAMPLES = 5
 
 
@@ -195,6 +202,8 @@ def run_load(
     from chalicelib.core import cache, config, db
 
     config.reset()
+    import app  # noqa: F401 - registers the event functions a setup's writes publish to
+
     mods = plugins(areas)
     ctx = _SetupContext(run=uuid.uuid4().hex[:8])
     with _quiet_stdout():

@@ -36,6 +36,8 @@ Control endpoints for tests and demos (JSON in and out, no auth):
        the subscription's clock: renew → next period paid (invoice.paid; pays the open
        invoice of a past_due one); fail → next period unpaid (invoice.payment_failed,
        past_due); end → customer.subscription.deleted
+  POST /__control/accounts/<id>/update {"charges_enabled"?, "payouts_enabled"?, "details_submitted"?}
+       Stripe changes a connected account (e.g. disables charges): account.updated
   POST /__control/checkout/sessions/<id>/settle {"outcome": "succeeded"|"failed"}
        a bank-transfer payment settles: checkout.session.async_payment_succeeded/failed
   POST /__control/fail {"method", "path", "status", "count", "type"?, "message"?}
@@ -430,7 +432,14 @@ def make_price(data: dict[str, Any], param: str = "price_data") -> dict[str, Any
     )
 
 
-def make_payment(customer: str | None, amount: int, currency: str, intent_data: dict[str, Any], email: str | None):
+def make_payment(
+    customer: str | None,
+    amount: int,
+    currency: str,
+    intent_data: dict[str, Any],
+    email: str | None,
+    name: str | None = None,
+):
     """A succeeded PaymentIntent and its Charge (card payments settle at once here)."""
     intent_id, charge_id = new_id("pi"), new_id("ch")
     transfer = as_dict(intent_data.get("transfer_data"))
@@ -466,7 +475,9 @@ def make_payment(customer: str | None, amount: int, currency: str, intent_data: 
             "amount_captured": amount,
             "amount_refunded": 0,
             "payment_intent": intent_id,
-            "billing_details": {"email": email},
+            "billing_details": {"email": email, "name": name},
+            "transfer": new_id("tr") if transfer.get("destination") else None,
+            "application_fee": new_id("fee") if fee else None,
             "receipt_email": email,
             **common,
         }
@@ -717,6 +728,8 @@ def create_session(c: Call) -> Any:
     amount = sum(price["unit_amount"] * quantity for price, quantity in prices)
     session_id = "cs_test_" + secrets.token_hex(24)
     intent_data = as_dict(p.get("payment_intent_data"))
+    if mode == "payment":
+        _check_destination(intent_data, amount)
     sub_data = as_dict(p.get("subscription_data"))
     created = now()
     expires_at = as_int(p["expires_at"], "expires_at") if p.get("expires_at") else created + DAY
@@ -750,6 +763,35 @@ def create_session(c: Call) -> Any:
             "_subscription_metadata": metadata(sub_data.get("metadata")),
         }
     )
+
+
+def _check_destination(intent_data: dict[str, Any], amount: int) -> None:
+    """Connect destination charges as Stripe checks them: the destination is a connected
+    account that can receive transfers; the application fee needs one and fits the amount."""
+    destination = as_dict(intent_data.get("transfer_data")).get("destination")
+    fee = intent_data.get("application_fee_amount")
+    if destination:
+        account = STATE.objects.get(str(destination))
+        if account is None or account.get("object") != "account":
+            raise StripeError(400, f"No such destination: '{destination}'", code="resource_missing",
+                              param="payment_intent_data[transfer_data][destination]")  # fmt: skip
+        if (account.get("capabilities") or {}).get("transfers") != "active":
+            raise StripeError(
+                400,
+                "Your destination account needs to have at least one of the following capabilities enabled: "
+                "transfers, crypto_transfers, legacy_payments",
+                code="insufficient_capabilities_for_transfer",
+                param="payment_intent_data[transfer_data][destination]",
+            )
+    if fee not in (None, ""):
+        value = as_int(fee, "payment_intent_data[application_fee_amount]")
+        if not destination:
+            raise StripeError(400, "Can only apply an application_fee_amount when the PaymentIntent is attempting a "
+                              "direct payment (using an OAuth key or Stripe-Account header) or destination payment "
+                              "(using `transfer_data[destination]`).", param="payment_intent_data[application_fee_amount]")  # fmt: skip
+        if value < 0 or value > amount:
+            raise StripeError(400, "The application fee must be between 0 and the amount.",
+                              param="payment_intent_data[application_fee_amount]")  # fmt: skip
 
 
 def expire_session(c: Call) -> Any:
@@ -967,7 +1009,7 @@ h1{font-size:1.4rem;margin:0 0 .25rem}h2{font-size:1.05rem;margin:1.25rem 0 .5re
 .muted{color:#4f566b;font-size:.9rem}.total{font-size:2rem;font-weight:700;margin:.5rem 0}
 .badge{display:inline-block;border-radius:999px;padding:.1rem .6rem;font-size:.8rem;font-weight:600;
 background:#e3e8ee;color:#1a1f36}.test{background:#ffe8c2;color:#5c3b00}
-label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=email]{width:100%;padding:.6rem;
+label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=email],input[type=text]{width:100%;padding:.6rem;
 border:1px solid #8792a2;border-radius:6px;font:inherit}button,.button{display:inline-block;width:100%;
 margin-top:.75rem;padding:.7rem 1rem;border:0;border-radius:6px;font:inherit;font-weight:600;cursor:pointer;
 text-align:center;text-decoration:none}.pay{background:#4338ca;color:#fff}.alt{background:#e3e8ee;color:#1a1f36}
@@ -1030,6 +1072,7 @@ def checkout_page(session: dict[str, Any], error: str = "") -> str:
         f'<form method="post" action="/checkout/{sid}/pay">'
         f'<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" '
         f'required value="{escape(email)}">'
+        '<label for="name">Name on card</label><input id="name" name="name" type="text" autocomplete="cc-name">'
         '<p class="muted">Paying with the test card 4242 4242 4242 4242: no real money moves.</p>'
         f'<button class="pay" type="submit">Pay {escape(total)}</button>{later}'
         f'<button class="danger" type="submit" formaction="/checkout/{sid}/decline">Decline (test a failed card)</button>'
@@ -1037,10 +1080,10 @@ def checkout_page(session: dict[str, Any], error: str = "") -> str:
     )
 
 
-def complete_checkout(session: dict[str, Any], email: str, method: str) -> None:
+def complete_checkout(session: dict[str, Any], email: str, method: str, name: str = "") -> None:
     prices = [(STATE.objects[pid], qty) for pid, qty in session["_prices"]]
     if email:
-        session["customer_details"] = {"email": email}
+        session["customer_details"] = {"email": email, "name": name or None}
     session.update(status="complete", url=None)
     if session["mode"] == "subscription":
         if not session["customer"]:  # subscriptions always get a customer, as on Stripe
@@ -1059,7 +1102,7 @@ def complete_checkout(session: dict[str, Any], email: str, method: str) -> None:
         emit("checkout.session.completed", render(session))
         return
     charge = make_payment(
-        session["customer"], session["amount_total"], session["currency"], session["_intent_data"], email
+        session["customer"], session["amount_total"], session["currency"], session["_intent_data"], email, name or None
     )
     session.update(payment_intent=charge["payment_intent"], payment_status="paid")
     emit("checkout.session.completed", render(session))
@@ -1274,7 +1317,12 @@ class Handler(StubHandler):
             if action == "cancel":
                 target = session.get("cancel_url") or session["success_url"]
             else:
-                complete_checkout(session, form.get("email", "").strip(), form.get("method", "card"))
+                complete_checkout(
+                    session,
+                    form.get("email", "").strip(),
+                    form.get("method", "card"),
+                    form.get("name", "").strip()[:200],
+                )
                 target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
         flush_events()
         self.redirect(target)
@@ -1419,6 +1467,28 @@ class Handler(StubHandler):
                 sub = STATE.get(m["id"], "subscription")
                 advance(sub, str(data.get("outcome") or ""))
                 result = public_subscription(sub)
+            flush_events()
+            self.send_json(200, result)
+            return
+        m = re.fullmatch(r"/__control/accounts/(?P<id>[^/]+)/update", path)
+        if m:
+            with STATE.lock:
+                account = STATE.get(m["id"], "account")
+                flags = ("charges_enabled", "payouts_enabled", "details_submitted")
+                previous = snapshot(account, *flags)
+                for flag in flags:
+                    if flag in data:
+                        account[flag] = bool(data[flag])
+                if "charges_enabled" in data:
+                    state = "active" if account["charges_enabled"] else "inactive"
+                    account["capabilities"] = dict.fromkeys(
+                        account["capabilities"] or ("card_payments", "transfers"), state
+                    )
+                    account["requirements"]["disabled_reason"] = (
+                        None if account["charges_enabled"] else "requirements.past_due"
+                    )
+                emit("account.updated", render(account), previous, account=account["id"])
+                result = render(account)
             flush_events()
             self.send_json(200, result)
             return

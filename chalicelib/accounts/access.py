@@ -24,6 +24,8 @@ class Plan:
     monthly_price: int  # minor units, usd
     quotas: dict[str, int]
     features: frozenset[str]
+    # The platform's cut of a creator's own sale (pay blocks), in basis points of the price.
+    sales_fee_bps: int = 500
 
 
 _BASE_QUOTAS = {
@@ -34,13 +36,14 @@ _BASE_QUOTAS = {
     "instagram_accounts": 1,
 }
 PLANS: dict[str, Plan] = {
-    "free": Plan("free", "Free", 0, _BASE_QUOTAS, frozenset()),
+    "free": Plan("free", "Free", 0, _BASE_QUOTAS, frozenset(), sales_fee_bps=500),
     "starter": Plan(
         "starter",
         "Starter",
         999,
         {"sites": 3, "pages_per_site": 20, "contacts": 2_500, "email_sends_per_month": 10_000, "instagram_accounts": 2},
         frozenset({"custom_domain", "remove_branding"}),
+        sales_fee_bps=200,
     ),
     "professional": Plan(
         "professional",
@@ -54,6 +57,7 @@ PLANS: dict[str, Plan] = {
             "instagram_accounts": 5,
         },
         frozenset({"custom_domain", "remove_branding", "advanced_analytics", "tracking_pixels"}),
+        sales_fee_bps=0,
     ),
     "enterprise": Plan(
         "enterprise",
@@ -67,6 +71,7 @@ PLANS: dict[str, Plan] = {
             "instagram_accounts": UNLIMITED,
         },
         frozenset({"custom_domain", "remove_branding", "advanced_analytics", "tracking_pixels"}),
+        sales_fee_bps=0,
     ),
 }
 ROLES = ("user", "admin", "super_admin")
@@ -151,6 +156,12 @@ def quota(user: User, key: str) -> int:
 def within_quota(user: User, key: str, used: int) -> bool:
     limit = quota(user, key)
     return limit == UNLIMITED or used < limit
+
+
+def sales_fee(user: User, amount: int) -> int:
+    """The platform's application fee on a sale of `amount` (minor units) by `user`:
+    free 5 %, starter 2 %, professional and enterprise 0 % (rounded half up)."""
+    return (amount * plan_of(user).sales_fee_bps + 5_000) // 10_000
 
 
 def has_feature(user: User, feature: str) -> bool:

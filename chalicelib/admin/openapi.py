@@ -9,6 +9,19 @@ from chalicelib.core.openapi import PAGE_PARAMETERS, error_responses, json_body,
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 SCHEMAS = {
+    "AdminStats": {
+        "type": "object",
+        "required": ["users", "paying_users", "mrr", "sites", "published_sites", "pageviews_30d", "emails_sent_30d"],
+        "properties": {
+            "users": {"type": "integer", "minimum": 0},
+            "paying_users": {"type": "integer", "minimum": 0, "description": "a live subscription or a pass in force"},
+            "mrr": {**ref("Money"), "description": "live subscriptions per month (a yearly one counts a twelfth)"},
+            "sites": {"type": "integer", "minimum": 0},
+            "published_sites": {"type": "integer", "minimum": 0, "description": "served now (live and active)"},
+            "pageviews_30d": {"type": "integer", "minimum": 0},
+            "emails_sent_30d": {"type": "integer", "minimum": 0, "description": "0 until the email area reports it"},
+        },
+    },
     "AdminUser": {
         "description": "User plus what staff see. `role` is API.md's role: an account with role 'user' "
         "shows as regular or premium depending on its plan.",
@@ -169,6 +182,15 @@ PATHS = {
             "security": _BEARER,
             "parameters": [*_AUDIT_FILTER, *PAGE_PARAMETERS],
             "responses": {**json_ok(list_of(ref("AuditEntry"))), **error_responses(401, 403, 422, 429)},
+        }
+    },
+    "/api/admin/stats": {
+        "get": {
+            "summary": "The platform's figures: users, paying users, MRR, sites, pageviews and emails over 30 days",
+            "description": _STAFF,
+            "tags": ["admin"],
+            "security": _BEARER,
+            "responses": {**json_ok(ref("AdminStats")), **error_responses(401, 403, 429)},
         }
     },
 }

@@ -169,9 +169,23 @@ def overview() -> Response:
         users_count=o.users,
         suspended_count=o.suspended_users,
         sites_count=o.sites,
+        stats=_stats_cards(service.stats()),
         entries=[_audit_row(e) for e in o.recent],
         traffic=_platform_traffic(),
     )
+
+
+def _stats_cards(stats: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """API.md's admin stats as the overview's cards: (label, value, hint)."""
+    mrr = stats["mrr"]
+    return [
+        ("Users", f"{stats['users']:,}", f"{stats['paying_users']:,} paying"),
+        ("MRR", f"${mrr['amount'] / 100:,.2f}" if mrr["currency"] == "usd" else f"{mrr['amount'] / 100:,.2f} {mrr['currency'].upper()}",
+         "Live subscriptions, per month"),
+        ("Sites", f"{stats['sites']:,}", f"{stats['published_sites']:,} published"),
+        ("Pageviews", f"{stats['pageviews_30d']:,}", "Last 30 days"),
+        ("Emails sent", f"{stats['emails_sent_30d']:,}", "Last 30 days"),
+    ]  # fmt: skip
 
 
 def _platform_traffic() -> dict[str, Any]:
@@ -216,6 +230,7 @@ def user_detail(user_id: str) -> Response:
         admin_section="users",
         target=_user_row(target),
         sites=[_site_row(s) for s in service.user_sites(target.id)],
+        billing=_billing(target.id),
         entries=[_audit_row(e) for e in entries],
         can_change_role=access.can(actor, "admin.set_role", (target, target.role)),
         can_change_status=access.can(actor, "admin.set_status", target),
@@ -225,6 +240,15 @@ def user_detail(user_id: str) -> Response:
         is_self=target.id == actor.id,
         return_to=f"/admin/users/{target.id}",
     )
+
+
+def _billing(user_id: int) -> dict[str, Any]:
+    """The user's subscription and transactions (the payments area's), for staff."""
+    from chalicelib.payments import sales
+    from chalicelib.payments import service as payments
+
+    user = service.get_user(user_id)
+    return {**payments.billing_for_staff(user), "sales": sales.connect_status(user)}
 
 
 def _describe(result: service.UserUpdate) -> tuple[str, str]:

@@ -55,3 +55,9 @@ def list_audit() -> Response:
     target_type, target_id = service.validate_audit_filter(web.query(request))
     entries, next_cursor = service.list_audit(limit, cursor, target_type=target_type, target_id=target_id)
     return web.list_response([service.audit_json(e) for e in entries], next_cursor)
+
+
+@bp.route("/api/admin/stats", methods=["GET"])
+@auth.api("admin", staff=True)
+def stats() -> Response:
+    return web.json_response(service.stats())

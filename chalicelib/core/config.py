@@ -23,6 +23,7 @@ SECRET_KEYS = (
     "DATABASE_READER_URL",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_CONNECT_WEBHOOK_SECRET",
     "REDIS_AUTH_TOKEN",
     "INSTAGRAM_APP_SECRET",
 )
@@ -51,6 +52,9 @@ class Settings:
     secret_key: str = field(default=_DEV_SECRET, repr=False)
     stripe_secret_key: str = field(default="", repr=False)
     stripe_webhook_secret: str = field(default="", repr=False)
+    # The Connect endpoint's own signing secret (account.updated of creators' accounts), when
+    # Stripe delivers Connect events through a second endpoint to the same URL.
+    stripe_connect_webhook_secret: str = field(default="", repr=False)
     stripe_api_base: str = ""
     stripe_prices: str = ""  # JSON {package_id: Stripe Price id}; without one, prices go as price_data
     stripe_timeout_s: float = 10.0
@@ -97,6 +101,8 @@ class Settings:
     dns_backend: str = ""
     dns_records_file: str = ""
     form_rate_per_minute: int = 10
+    # Creators' sales: visitors' clicks on published pay buttons per IP per minute (/api/pay/*).
+    pay_rate_per_minute: int = 10
     # Analytics: beacons per IP per minute on /api/collect; a stream this long asks for a
     # flush at once (the minute schedule flushes anyway).
     analytics_collect_rate_per_minute: int = 120
@@ -235,7 +241,8 @@ def reset() -> None:
 def describe() -> str:
     """The non-secret settings as JSON, for start-up logs and `scripts/dev`."""
     s = get_settings()
-    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret", "redis_auth_token", "instagram_app_secret"}
+    hidden = {"secret_key", "stripe_secret_key", "stripe_webhook_secret", "stripe_connect_webhook_secret",
+              "redis_auth_token", "instagram_app_secret"}  # fmt: skip
     shown = {f.name: getattr(s, f.name) for f in fields(s) if f.name not in hidden}
     for key in ("database_url", "database_reader_url", "redis_url"):
         shown[key] = _redact_url(str(shown[key]))

@@ -35,8 +35,14 @@ from typing import Any
 from chalicelib.core import config, db, observability
 
 QUEUE_PREFIX = "mewayz-"
-# Gauge the relay reports every run; infrastructure/merge_template.py alarms on it.
+# Gauge the relay reports every run (observability.alarm_count), with its alarm.
 DEAD_LETTER_METRIC = "OutboxDeadLetters"
+observability.declare_alarm(
+    DEAD_LETTER_METRIC,
+    "Outbox events were given up after their last attempt (status 'dead' in event_outbox): their work is "
+    "committed but no event function got them. Fix the cause, then call "
+    "chalicelib.core.events.redrive_dead_letters().",
+)
 OUTBOX_FIRST_RETRY_S = 30
 OUTBOX_MAX_RETRY_S = 3600
 

@@ -68,19 +68,45 @@ def count(name: str, value: float = 1) -> None:
     metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+# What every alarmed metric carries, and nothing else: a CloudWatch alarm matches a metric
+# only with exactly its dimensions, while the invocation's metrics also carry its
+# `operation` (see `invocation`). infrastructure/operations.py builds each alarm from these.
+ALARM_DIMENSIONS = {"service": "mewayz"}
+_alarms: dict[str, str] = {}
+
+
+def declare_alarm(name: str, description: str) -> None:
+    """A metric that pages someone at its first datum (see `alarm_count`): declared by the
+    module that emits it, at import time, so the stack gets its alarm with no hand edit
+    (infrastructure/operations.py imports app.py and reads `alarms()`)."""
+    _alarms[name] = description
+
+
+def alarms() -> dict[str, str]:
+    """Declared alarmed metrics: name -> what it means and what to do (the alarm's description)."""
+    return dict(_alarms)
+
+
 def alarm_count(name: str, value: float = 1) -> None:
-    """`count`, and the same datum on its own with only the service dimension: what the
-    stack's app-metric alarms watch (infrastructure/operations.py APP_METRIC_ALARMS), since
-    the invocation's metrics also carry its `operation`. Emitted at once outside local stages."""
-    count(name, value)
+    """`count`, and the same datum on its own with only ALARM_DIMENSIONS: what the stack's
+    alarm on a declared metric watches. Emitted at once outside local stages (so a gauge
+    reported every run, even 0, lets its alarm clear). An undeclared name raises on local
+    stages (tests catch it) and is logged as an error in AWS, where it is often called from
+    an error path whose own exception must not be replaced."""
     s = config.get_settings()
+    if name not in _alarms:
+        if s.is_local:  # tests and scripts/dev: fail loudly, so the declaration gets written
+            raise LookupError(f"{name!r} is not a declared alarm metric (observability.declare_alarm)")
+        # In AWS never replace the failure being reported: emit it, and say no alarm watches it.
+        logger().error("metric emitted for an alarm that was never declared", extra={"metric": name})
+    count(name, value)
     if s.is_local:
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     with single_metric(
         name=name, unit=MetricUnit.Count, value=value, namespace=f"Mewayz/{s.stage}",
-        default_dimensions={"service": "mewayz"},
+        default_dimensions=ALARM_DIMENSIONS,
     ):  # fmt: skip
         pass
 

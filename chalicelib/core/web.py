@@ -57,8 +57,8 @@ _body_limits: dict[str, int] = {}
 # Who a bearer credential belongs to, for the rate limit (set by accounts.auth): a stable
 # id such as "user:42" for a valid credential, None for an invalid one.
 _rate_identity_of: Callable[[Request], str | None] | None = None
-# Public routes with their own per-IP limits (API.md): forms posted from published sites.
-RATE_LIMIT_EXEMPT_PREFIXES = ("/api/forms/",)
+# Public routes with their own per-IP limits (API.md): forms and pay buttons posted from published sites.
+RATE_LIMIT_EXEMPT_PREFIXES = ("/api/forms/", "/api/pay/")
 # Requests for another host than the app's own (a published site's domain) are answered
 # by this handler (registered by the sites area) before any route; None = not such a host.
 _host_handler: Callable[[Request], Response | None] | None = None

@@ -687,7 +687,10 @@ def capture(
         return None
     canonical = canonical_email(email)
     now = utcnow()
-    user = accounts.lock_user(user_id)
+    try:
+        user = accounts.lock_user(user_id)
+    except NotFound:
+        return None  # the owner deleted their account meanwhile: nothing to attach it to
     row = store.find_by_canonical(user_id, canonical, lock=True)
     created = row is None
     tags = _dedupe_tags([t for t in (clean_tag(x) for x in tags) if t])

@@ -7,7 +7,7 @@ applies it (webhooks.py), and a receipt is claimed with the mail it sends.
 from __future__ import annotations
 
 from chalicelib.core import events, observability
-from chalicelib.payments import service, webhooks
+from chalicelib.payments import sales, service, webhooks
 
 PROCESSED_EVENTS_KEEP_DAYS = 30  # beyond Stripe's 3 days of retries and SQS's 14 days of retention
 
@@ -32,6 +32,7 @@ def billing_upkeep() -> dict[str, int]:
     result = {
         "plans_expired": service.expire_lapsed_plans(),
         "checkouts_failed": service.fail_abandoned_checkouts(),
+        "orders_expired": sales.expire_abandoned_orders(),
         "events_retried": webhooks.retry_unprocessed(),
     }
     if any(result.values()):

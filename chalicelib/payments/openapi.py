@@ -81,6 +81,23 @@ SCHEMAS = {
             "package_id": {"type": ["string", "null"]},
         },
     },
+    "Order": {
+        "type": "object",
+        "required": ["id", "site_id", "block_id", "price", "buyer_email", "status", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "site_id": {"type": "integer"},
+            "block_id": {"type": "string"},
+            "title": {"type": "string", "description": "the pay block's title at the time of the sale"},
+            "price": ref("Money"),
+            "application_fee": {**ref("Money"), "description": "the platform's fee (by the seller's plan)"},
+            "buyer_email": {"type": ["string", "null"]},
+            "buyer_name": {"type": ["string", "null"]},
+            "status": {"enum": ["pending", "paid", "refunded", "expired"]},
+            "created_at": _TIME,
+            "paid_at": _TIME_OR_NULL,
+        },
+    },
 }
 
 _CHECKOUT = {
@@ -181,6 +198,45 @@ PATHS = {
                 ),
                 **error_responses(400, 413, 415, 503),
             },
+        }
+    },
+    "/api/pay/{block_id}": {
+        "post": {
+            "summary": "A published pay button (public, per-IP limit): 303 to a Stripe Checkout for the block's price, "
+            "paid to the creator's connected account",
+            "tags": ["payments"],
+            "security": [],
+            "parameters": [
+                {
+                    "name": "block_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,32}$"},
+                }
+            ],
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+            },
+            "responses": {
+                "303": {"description": "To Stripe's hosted checkout (Location)"},
+                **error_responses(400, 404, 409, 413, 415, 429, 502, 503),
+            },
+        }
+    },
+    "/api/sites/{site_id}/orders": {
+        "get": {
+            "summary": "Sales made through the site's pay buttons, newest first",
+            "tags": ["payments"],
+            "security": _BEARER,
+            "parameters": [
+                {"name": "site_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}},
+                *PAGE_PARAMETERS,
+            ],
+            "responses": {**json_ok(list_of(ref("Order"))), **error_responses(401, 403, 404, 422, 429)},
         }
     },
 }

@@ -23,7 +23,7 @@ from chalicelib.core.errors import (
     UpstreamFailed,
     ValidationFailed,
 )
-from chalicelib.payments import packages, service, store
+from chalicelib.payments import packages, sales, service, store
 
 bp = Blueprint(__name__)
 
@@ -98,6 +98,7 @@ def _billing_page(user: User, *, status: int = 200, error: AppError | None = Non
         error=error.message if error else None,
         notice=notice,
         money=service.money_text,
+        sales=sales.connect_status(user),
     )
 
 
@@ -156,6 +157,68 @@ def portal() -> Response:
     try:
         _limit(user)
         url = service.open_portal(user, {})
+    except PAGE_ERRORS as exc:
+        return _billing_page(user, status=exc.status, error=exc)
+    return web.redirect(url)
+
+
+# ---- creators' own sales: the Stripe Connect payout account ----------------------------------------
+
+
+def _payouts_unavailable() -> Response | None:
+    """Without Stripe keys on this server, back to the billing page saying so (a page, not a 503)."""
+    if config.get_settings().stripe_configured:
+        return None
+    web.flash("error", "Payouts cannot be set up on this server yet: Stripe is not configured.")
+    return web.redirect("/billing#sales")
+
+
+@bp.route("/billing/connect", methods=["POST"], content_types=FORM)
+@auth.page
+def connect() -> Response:
+    """Start (or continue) Stripe's hosted onboarding of the user's Express account."""
+    user = auth.current().user
+    unavailable = _payouts_unavailable()
+    if unavailable:
+        return unavailable
+    try:
+        _limit(user)
+        url = sales.start_onboarding(user)
+    except PAGE_ERRORS as exc:
+        return _billing_page(user, status=exc.status, error=exc)
+    return web.redirect(url)
+
+
+@bp.route("/billing/connect/return", methods=["GET"])
+@auth.page
+def connect_return() -> Response:
+    """Stripe sends the user back here after onboarding: read the account's state now
+    (its account.updated webhook says the same, whichever comes first)."""
+    user = auth.current().user
+    unavailable = _payouts_unavailable()
+    if unavailable:
+        return unavailable
+    try:
+        status = sales.refresh_account(user)
+    except PAGE_ERRORS as exc:
+        return _billing_page(user, status=exc.status, error=exc)
+    if status["status"] == "enabled":
+        web.flash("success", "Payouts are connected: your pay buttons now take payments.")
+    elif status["status"] == "onboarding":
+        web.flash("info", "Stripe still needs some details before your pay buttons can take payments.")
+    return web.redirect("/billing#sales")
+
+
+@bp.route("/billing/connect/refresh", methods=["GET"])
+@auth.page
+def connect_refresh() -> Response:
+    """An onboarding link expired or was used (Stripe's refresh_url): a fresh one."""
+    user = auth.current().user
+    unavailable = _payouts_unavailable()
+    if unavailable:
+        return unavailable
+    try:
+        url = sales.start_onboarding(user)
     except PAGE_ERRORS as exc:
         return _billing_page(user, status=exc.status, error=exc)
     return web.redirect(url)

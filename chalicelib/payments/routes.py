@@ -6,7 +6,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.accounts import auth
 from chalicelib.core import web
-from chalicelib.payments import packages, service, webhooks
+from chalicelib.payments import packages, sales, service, webhooks
 
 bp = Blueprint(__name__)
 
@@ -59,3 +59,26 @@ def stripe_webhook() -> Response:
     request = web.request()
     received = webhooks.receive(request.raw_body or b"", request.headers.get("stripe-signature"))
     return web.json_response({"received": True, "id": received.event_id, "duplicate": not received.first_delivery})
+
+
+# ---- creators' own sales (pay blocks) -----------------------------------------------------------
+
+
+@bp.route(
+    "/api/pay/{block_id}", methods=["POST"], content_types=["application/x-www-form-urlencoded", "application/json"]
+)
+@auth.public
+def pay(block_id: str) -> Response:
+    """A published pay button: 303 to a Checkout Session on the creator's Stripe account
+    (its own per-IP limit, outside the API's)."""
+    request = web.request()
+    started = sales.start_sale(block_id, web.client_ip(request))
+    return web.redirect(started.url, status=303)
+
+
+@bp.route("/api/sites/{site_id}/orders", methods=["GET"])
+@auth.api("payments:read")
+def list_orders(site_id: str) -> Response:
+    limit, cursor = web.page_params(web.request())
+    rows, next_cursor = sales.list_orders(auth.current().user, web.path_id(site_id, "site"), limit, cursor)
+    return web.list_response([sales.order_json(o) for o in rows], next_cursor)

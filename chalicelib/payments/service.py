@@ -348,6 +348,20 @@ def revenue_summary(at: datetime | None = None) -> dict[str, Any]:
     }
 
 
+def billing_for_staff(user: User, limit: int = 20) -> dict[str, Any]:
+    """What the admin user page shows: the subscription (API.md's Subscription) and the
+    latest transactions, with readable amounts and dates."""
+    rows = store.list_transactions(user.id, limit, None)
+    return {
+        "subscription": subscription_view(user),
+        "transactions": [
+            {**transaction_json(t), "amount_text": money_text(t.amount, t.currency),
+             "date": t.created_at.strftime("%B %-d, %Y")}
+            for t in rows
+        ],
+    }  # fmt: skip
+
+
 def has_billing_account(user: User) -> bool:
     return store.customer_of(user.id) is not None
 

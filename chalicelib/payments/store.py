@@ -385,3 +385,174 @@ def unprocessed_events(older_than: datetime, limit: int) -> list[str]:
         (older_than, limit),
     )
     return [str(r["stripe_event_id"]) for r in rows]
+
+
+# ---- creators' own sales: Connect accounts and orders ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectAccount:
+    user_id: int
+    stripe_account_id: str
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    state_as_of: int
+    updated_at: datetime
+
+
+_CONNECT_COLUMNS = (
+    "user_id, stripe_account_id, charges_enabled, payouts_enabled, details_submitted, state_as_of, updated_at"
+)
+
+
+def _connect(row: dict[str, Any] | None) -> ConnectAccount | None:
+    if not row:
+        return None
+    row = dict(row)
+    for flag in ("charges_enabled", "payouts_enabled", "details_submitted"):
+        row[flag] = bool(row[flag])
+    return ConnectAccount(**row)
+
+
+def connect_account_of(user_id: int, *, for_update: bool = False) -> ConnectAccount | None:
+    lock = " FOR UPDATE" if for_update else ""
+    sql = f"SELECT {_CONNECT_COLUMNS} FROM connect_accounts WHERE user_id = %s{lock}"  # noqa: S608
+    return _connect(db.fetch_one(sql, (user_id,)))
+
+
+def connect_account_by_stripe_id(stripe_account_id: str) -> ConnectAccount | None:
+    sql = f"SELECT {_CONNECT_COLUMNS} FROM connect_accounts WHERE stripe_account_id = %s"  # noqa: S608
+    return _connect(db.fetch_one(sql, (stripe_account_id,)))
+
+
+def insert_connect_account(user_id: int, stripe_account_id: str) -> None:
+    db.execute(
+        "INSERT INTO connect_accounts (user_id, stripe_account_id) VALUES (%s, %s)", (user_id, stripe_account_id)
+    )
+
+
+def save_connect_state(user_id: int, charges: bool, payouts: bool, details: bool, as_of: int) -> None:
+    db.execute(
+        "UPDATE connect_accounts SET charges_enabled = %s, payouts_enabled = %s, details_submitted = %s, "
+        "state_as_of = %s WHERE user_id = %s",
+        (charges, payouts, details, as_of, user_id),
+    )
+
+
+def charges_enabled_users(user_ids: list[int]) -> set[int]:
+    if not user_ids:
+        return set()
+    marks = ", ".join(["%s"] * len(user_ids))
+    rows = db.fetch_all(
+        f"SELECT user_id FROM connect_accounts WHERE charges_enabled = 1 AND user_id IN ({marks})",  # noqa: S608
+        user_ids,
+    )
+    return {int(r["user_id"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class Order:
+    id: int
+    user_id: int
+    site_id: int
+    block_id: str
+    title: str
+    amount: int
+    currency: str
+    application_fee: int
+    status: str
+    buyer_email: str | None
+    buyer_name: str | None
+    stripe_account_id: str
+    stripe_session_id: str | None
+    stripe_payment_intent_id: str | None
+    failure_reason: str | None
+    paid_at: datetime | None
+    refunded_at: datetime | None
+    created_at: datetime
+
+
+_ORDER_COLUMNS = (
+    "id, user_id, site_id, block_id, title, amount, currency, application_fee, status, buyer_email, buyer_name, "
+    "stripe_account_id, stripe_session_id, stripe_payment_intent_id, failure_reason, paid_at, refunded_at, created_at"
+)
+
+
+def _order(row: dict[str, Any] | None) -> Order | None:
+    return Order(**row) if row else None
+
+
+def insert_order(
+    user_id: int, site_id: int, block_id: str, title: str, amount: int, currency: str, fee: int, account: str
+) -> int:
+    result = db.execute(
+        "INSERT INTO orders (user_id, site_id, block_id, title, amount, currency, application_fee, stripe_account_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (user_id, site_id, block_id, title[:255], amount, currency, fee, account),
+    )
+    return result.lastrowid
+
+
+def get_order(order_id: int, *, for_update: bool = False) -> Order | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return _order(db.fetch_one(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s{lock}", (order_id,)))  # noqa: S608
+
+
+def order_by_session(session_id: str) -> Order | None:
+    return _order(db.fetch_one(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE stripe_session_id = %s", (session_id,)))  # noqa: S608
+
+
+def order_by_intent(payment_intent_id: str) -> Order | None:
+    return _order(
+        db.fetch_one(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE stripe_payment_intent_id = %s ORDER BY id LIMIT 1",  # noqa: S608
+            (payment_intent_id,),
+        )
+    )
+
+
+_ORDER_UPDATABLE = {
+    "status", "stripe_session_id", "stripe_payment_intent_id", "buyer_email", "buyer_name", "paid_at", "refunded_at",
+    "failure_reason",
+}  # fmt: skip
+
+
+def update_order(order_id: int, *, only_from: tuple[str, ...] | None = None, **fields: Any) -> bool:
+    """Like update_transaction: with `only_from`, the status transition is the guard."""
+    unknown = set(fields) - _ORDER_UPDATABLE
+    if unknown or not fields:
+        raise ValueError(f"cannot update {sorted(unknown) or 'nothing'}")
+    assignments = ", ".join(f"{name} = %s" for name in fields)
+    sql = f"UPDATE orders SET {assignments} WHERE id = %s"  # noqa: S608 - names from _ORDER_UPDATABLE
+    params: list[Any] = [*fields.values(), order_id]
+    if only_from:
+        sql += f" AND status IN ({', '.join(['%s'] * len(only_from))})"
+        params += list(only_from)
+    return db.execute(sql, params).rowcount == 1
+
+
+def list_orders(user_id: int, site_id: int, limit: int, after_id: int | None) -> list[Order]:
+    """A site's orders, newest first, keyset on id; always filtered by the owner too."""
+    sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE user_id = %s AND site_id = %s"  # noqa: S608
+    params: list[Any] = [user_id, site_id]
+    if after_id is not None:
+        sql += " AND id < %s"
+        params.append(after_id)
+    sql += " ORDER BY id DESC LIMIT %s"
+    params.append(limit)
+    return [o for o in (_order(r) for r in db.fetch_all(sql, params)) if o is not None]
+
+
+def fail_stale_orders(older_than: datetime, reason: str) -> int:
+    """Pending orders that never got a Checkout Session (the creating call died): expired."""
+    return db.execute(
+        "UPDATE orders SET status = 'expired', failure_reason = %s "
+        "WHERE status = 'pending' AND stripe_session_id IS NULL AND created_at < %s",
+        (reason, older_than),
+    ).rowcount
+
+
+def transactions_of(user_id: int, limit: int) -> list[Transaction]:
+    """A user's latest transactions (for staff)."""
+    return list_transactions(user_id, limit, None)

@@ -231,6 +231,7 @@ class _Checker:
 # CRM settings of a form block (read by the CRM when a submission arrives): tags given to
 # the contacts it brings, and a subscribe form's opt-in (double: confirmed by email).
 FORM_OPT_INS = ("double", "single")
+_TAG_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 FORM_TAGS_MAX = 10
 
 
@@ -242,8 +243,8 @@ def _form_contact_settings(c: _Checker, block: dict[str, Any]) -> None:
             c.fail("tags", "Must be a list of tags (or tags separated by commas).")
         else:
             tags = [" ".join(t.split()) for t in items if t.strip()]
-            if len(tags) > FORM_TAGS_MAX or any(len(t) > 64 or not t.isprintable() for t in tags):
-                c.fail("tags", f"At most {FORM_TAGS_MAX} tags of 1 to 64 printable characters.")
+            if len(tags) > FORM_TAGS_MAX or any(len(t) > 64 or _TAG_CONTROL.search(t) for t in tags):
+                c.fail("tags", f"At most {FORM_TAGS_MAX} tags of 1 to 64 characters, without control characters.")
             else:
                 block["tags"] = list(dict.fromkeys(tags))
     if c.data.get("opt_in") is not None:

@@ -88,7 +88,11 @@ _BLOCK_FIELDS: dict[str, tuple[dict[str, Any], list[str]]] = {
                         "maxItems": 10,
                         "items": {"type": "string", "maxLength": 64, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f,]*$"},
                     },
-                    {"type": "string", "maxLength": 700, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"},
+                    {
+                        "type": "string",
+                        "description": "tags separated by commas",
+                        "pattern": "^[^,\\x00-\\x1f\\x7f-\\x9f]{0,64}(,[^,\\x00-\\x1f\\x7f-\\x9f]{0,64}){0,9}$",
+                    },
                 ]
             },
             "opt_in": {"enum": list(B.FORM_OPT_INS)},

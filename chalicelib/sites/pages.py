@@ -170,6 +170,13 @@ def _editor_state(site: Site, pages: list[Page]) -> dict[str, Any]:
     }
 
 
+def _orders(user: Any, site_id: int) -> list[dict[str, Any]]:
+    """The site's latest sales through its pay blocks (the payments area's orders)."""
+    from chalicelib.payments import sales
+
+    return [sales.order_row(o) for o in sales.list_orders(user, site_id, 20, None)[0]]
+
+
 @bp.route("/sites/{site_id}", methods=["GET"])
 @auth.page
 def editor(site_id: str) -> Response:
@@ -177,6 +184,7 @@ def editor(site_id: str) -> Response:
     site, pages = service.site_with_pages(user, web.path_id(site_id, "site"))
     deployments, _ = service.list_deployments(user, site.id, 20, None)
     submissions, _ = service.list_submissions(user, site.id, 20, None)
+    orders = _orders(user, site.id)
     selected = web.query(web.request()).get("page", "")
     current = next((p for p in pages if str(p.id) == selected), pages[0] if pages else None)
     limit = access.quota(user, "pages_per_site")
@@ -190,6 +198,7 @@ def editor(site_id: str) -> Response:
         state_json=_script_json({**_editor_state(site, pages), "current_page_id": current.id if current else None}),
         deployments=[service.deployment_json(d) for d in deployments],
         submissions=[service.submission_json(s) for s in submissions],
+        orders=orders,
         can_add_page=limit == access.UNLIMITED or len(pages) < limit,
         features=set(service.features_of(user)),
         fonts=list(render.FONTS),

@@ -189,6 +189,7 @@ def block_view(block: dict[str, Any], ctx: PageContext) -> dict[str, Any]:
     elif kind == "pay":
         view["action"] = f"{ctx.app_url}/api/pay/{block['id']}"
         view["price_label"] = B.price_label(block["price"])
+        view["available"] = "sales" in ctx.features  # the owner's payout account takes charges
     return view
 
 
@@ -257,7 +258,18 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(style: str, scripts: list[Script], frames: set[str], app_url: str) -> str:
+def checkout_origins() -> list[str]:
+    """Where a live pay button's POST ends up after the app's 303 (Stripe's hosted Checkout,
+    the local stand-in's origin on local stages): form-action must name it, as browsers
+    apply it to the redirect too. Asked of the payments area."""
+    from chalicelib.payments import service as payments
+
+    return payments.form_action_origins()
+
+
+def content_security_policy(
+    style: str, scripts: list[Script], frames: set[str], app_url: str, form_origins: tuple[str, ...] = ()
+) -> str:
     """The page's own policy (a `<meta>`, as S3 sets no headers): hashes and origins only."""
     script_src = sorted(
         {sha256_source(s.inline) for s in scripts if s.inline} | {_origin(s.src) for s in scripts if s.src}
@@ -268,7 +280,7 @@ def content_security_policy(style: str, scripts: list[Script], frames: set[str],
         f"style-src {sha256_source(style)}",
         "img-src https: http: data:",
         "script-src " + (" ".join(script_src) if script_src else "'none'"),
-        f"form-action {_origin(app_url)}",
+        "form-action " + " ".join([_origin(app_url), *form_origins]),
         "base-uri 'none'",
     ]
     if frames:
@@ -305,6 +317,8 @@ def render_page(
     nav = [{"title": p.title, "href": "./" if p.slug == "home" else f"./{p.slug}", "current": p.slug == page.slug}
            for p in pages]  # fmt: skip
     hide_branding = bool(ctx.settings.get("hide_branding")) and "remove_branding" in ctx.features
+    selling = any(v["type"] == "pay" and v.get("available") for v in views)
+    form_origins = tuple(checkout_origins()) if selling else ()
     return env.get_template(
         f"sites/{ctx.template}/page.html"
     ).render(
@@ -314,7 +328,7 @@ def render_page(
         nav=nav if len(pages) > 1 else [],
         theme=theme,
         style=Markup(style),  # noqa: S704 - built by us from validated colours and a font enum
-        csp=content_security_policy(style, scripts, frames, ctx.app_url),
+        csp=content_security_policy(style, scripts, frames, ctx.app_url, form_origins),
         head_scripts=[s for s in scripts if s.in_head],
         body_scripts=[s for s in scripts if not s.in_head],
         title=seo.get("title") if page.slug == "home" and seo.get("title") else _title(ctx, page),

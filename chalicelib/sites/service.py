@@ -239,6 +239,11 @@ def count_all() -> int:
     return store.count_all()
 
 
+def count_published() -> int:
+    """Sites served now (a live version, active): for the admin stats."""
+    return store.count_published()
+
+
 def set_status(site_id: int, status: str) -> Site:
     """Set a site's status (inactive | active | suspended); the site as it is now. The CDN
     follows once the transaction commits (suspended: its files stop being served)."""
@@ -696,7 +701,47 @@ def delete_page(user: User, site_id: int, page_id: int) -> None:
 
 
 def features_of(user: User) -> list[str]:
-    return sorted(f for f in ("tracking_pixels", "remove_branding", "custom_domain") if access.has_feature(user, f))
+    found = [f for f in ("tracking_pixels", "remove_branding", "custom_domain") if access.has_feature(user, f)]
+    if _can_sell(user.id):
+        found.append(SALES_FEATURE)
+    return sorted(found)
+
+
+SALES_FEATURE = "sales"  # the owner's payout account takes charges: pay blocks are live
+
+
+def _can_sell(user_id: int) -> bool:
+    """Asked of the payments area (its Connect account state), imported here on first use."""
+    from chalicelib.payments import sales
+
+    return sales.can_sell(user_id)
+
+
+def refresh_live_sites(user_id: int) -> list[int]:
+    """(In the caller's transaction.) Render the user's live sites again from their live
+    versions, with the `sales` feature as it is now (the payments area calls this when the
+    owner's payout account starts or stops taking charges), so published pay buttons follow.
+    Drafts stay drafts; the rest of each version's snapshot is kept. The ids queued."""
+    selling = _can_sell(user_id)
+    queued = []
+    for listed in store.list_for_owner(user_id, 1000):
+        site = store.get_site_any_owner(listed.id, for_update=True)
+        if site is None or site.status != "active" or site.live_version is None:
+            continue
+        if store.pending_deployment(site.id) is not None:
+            continue  # a publish is on its way: it renders with the current features
+        live = store.deployment_for_version(site.id, site.live_version)
+        snap = live.snapshot if live else {}
+        features = sorted(
+            {f for f in snap.get("features", []) if f != SALES_FEATURE} | ({SALES_FEATURE} if selling else set())
+        )
+        snapshot_site = Site(
+            site.id, site.user_id, snap.get("name", site.name), site.domain, snap.get("template", site.template),
+            site.status, snap.get("settings", site.settings), site.created_at, site.updated_at,
+        )  # fmt: skip
+        _queue(snapshot_site, "schedule", features, source_version=site.live_version)
+        queued.append(site.id)
+    return queued
 
 
 def publish(user: User, site_id: int) -> Deployment:

@@ -322,6 +322,14 @@ def count_all() -> int:
     return int(row["n"]) if row else 0
 
 
+def count_published() -> int:
+    """Sites served now: a live version and active."""
+    row = db.fetch_one(
+        "SELECT COUNT(*) AS n FROM sites WHERE live_version IS NOT NULL AND status = 'active'", reader=True
+    )
+    return int(row["n"]) if row else 0
+
+
 def set_status(site_id: int, status: str) -> None:
     db.execute("UPDATE sites SET status = %s WHERE id = %s", (status, site_id))
 

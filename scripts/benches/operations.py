@@ -1,7 +1,8 @@
 """Operations (issue 14): throughput of scripts/load with 4 workers, and its lost writes.
 
 `load_requests_per_s` is the request mix of scripts/loads/* (dashboard reads, API writes,
-health, the event canary; later areas add theirs) through the Lambda handler in 4 worker
+collect beacons, signed Stripe webhook deliveries, health, the event canary; later areas
+add theirs) through the Lambda handler in 4 worker
 processes; beside it, `floor_requests_per_s`: the same 4 processes doing only a `SELECT 1`
 and a Redis PING, measured in the same run. `load_lost_writes` must be 0.
 """

@@ -75,6 +75,8 @@ NOT_PAGES: dict[str, str] = {
     "/contacts/export": "a CSV file",
     "/contacts/{contact_id}/export": "a JSON file (everything held about one contact)",
     "/contacts/imports/{import_id}/progress": "JSON for the import page's progress bar",
+    "/billing/connect/return": "Stripe's return from payout onboarding, answered with a redirect to /billing",
+    "/billing/connect/refresh": "Stripe's refresh of an onboarding link, answered with a redirect to Stripe",
 }
 
 

@@ -413,7 +413,7 @@ def test_dashboard_shows_plan_and_an_honest_empty_state(browser: Browser) -> Non
     assert 'action="/verify-email/resend"' not in page.text  # verified user: no banner
     assert 'href="/admin"' not in page.text  # not staff
     assert 'href="/sites/new"' in page.text  # the empty state says what to do first
-    assert 'href="/contacts"' not in page.text  # sections that do not exist yet are not linked
+    assert 'href="/campaigns"' in page.text and 'href="/contacts"' in page.text  # every section exists now
 
 
 def test_staff_see_the_admin_link(browser: Browser) -> None:

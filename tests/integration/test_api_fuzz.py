@@ -65,6 +65,10 @@ BUSINESS_RULE_REFUSALS: dict[tuple[str, str], dict[str, str]] = {
         "scheduled_at": "a time in the future",
         "image_url": "an image URL (a blank string counts as missing); TODO(social): say it in the schema",
     },
+    # sales: a pay button whose creator cannot take charges yet (409, like any wrong state)
+    ("POST", "/api/pay/{block_id}"): {
+        "409 sales_unavailable": "the creator's payout account does not take charges yet"
+    },
 }
 # Every list: a cursor is opaque and only the API makes one (next_cursor); any other → 422.
 CURSOR_RULE = {"cursor": "a cursor the API did not issue"}

@@ -40,6 +40,7 @@ from tests.conftest import assert_error
 from tests.integration.analytics import factories as analytics_factories
 from tests.integration.crm import factories as crm_factories
 from tests.integration.email import factories as email_factories
+from tests.integration.payments import factories as payments_factories
 from tests.integration.sites import factories as sites_factories
 from tests.integration.social import factories as social_factories
 
@@ -272,6 +273,13 @@ EXPECTED_RULES: dict[tuple[str, str], str] = {
     ("POST", "/contacts/segments"): "page",
     ("POST", "/contacts/segments/preview"): "page",
     ("POST", "/contacts/segments/{segment_id}/delete"): "page",
+    # sales (issue 9 part 6) and admin stats (part 8)
+    ("POST", "/api/pay/{block_id}"): "public",
+    ("GET", "/api/sites/{site_id}/orders"): "token payments:read",
+    ("POST", "/billing/connect"): "page",
+    ("GET", "/billing/connect/return"): "page",
+    ("GET", "/billing/connect/refresh"): "page",
+    ("GET", "/api/admin/stats"): "staff token admin",
 }
 
 # Unsafe page routes that may skip the CSRF check: only what API.md makes public for
@@ -374,6 +382,8 @@ OWNED_OBJECT_FACTORIES: dict[str, Owned | Callable[[User], Id]] = {
     **{path: Owned(create, exists) for path, (create, exists) in email_factories.OWNED.items()},
     # crm keeps its factories next to its tests
     **{path: Owned(create, exists) for path, (create, exists) in crm_factories.OWNED.items()},
+    # sales: a site with an order (tests/integration/payments/factories.py)
+    **{path: Owned(*made) for path, made in payments_factories.OWNED_OBJECT_FACTORIES.items()},
 }
 # The body sent where an empty one would be refused (so "< 400" means reachable): JSON for
 # API routes, form fields for pages; a dict, or a function of the object's id(s) giving one.

@@ -129,12 +129,14 @@ def test_the_alarm_watches_the_metric_the_relay_emits(chalice_app, sqs, monkeypa
         prod.lambda_.invoke("event_outbox_relay", prod.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))  # fmt: skip
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
-    emf = next(d for d in documents if events.DEAD_LETTER_METRIC in d)
-    assert emf[events.DEAD_LETTER_METRIC] in (2, [2], 2.0, [2.0])
-    [directive] = emf["_aws"]["CloudWatchMetrics"]
-    [dimension_names] = directive["Dimensions"]
-
     alarm = _operations_module().app_metric_alarms("prod")[f"{events.DEAD_LETTER_METRIC}Alarm"]["Properties"]
     assert alarm["MetricName"] == events.DEAD_LETTER_METRIC
-    assert alarm["Namespace"] == directive["Namespace"]
-    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {name: emf[name] for name in dimension_names}
+    watched = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    matching = []
+    for emf in documents:
+        [directive] = emf["_aws"]["CloudWatchMetrics"]
+        [dimension_names] = directive["Dimensions"]
+        if events.DEAD_LETTER_METRIC in emf and {name: emf[name] for name in dimension_names} == watched:
+            assert directive["Namespace"] == alarm["Namespace"]
+            matching.append(emf[events.DEAD_LETTER_METRIC])
+    assert matching in ([2], [[2]], [2.0], [[2.0]])  # exactly one datum the alarm sees

@@ -76,6 +76,7 @@ print(json.dumps({
     "migrations_dir": str(migrate.MIGRATIONS_DIR),
     "migrations": sorted(m.id for m in read_migrations(str(migrate.MIGRATIONS_DIR))),
     "sqs_queues": sorted(s.queue for s in app.app.event_sources if type(s).__name__ == "SQSEventConfig"),
+    "functions": sorted({s.name for s in app.app.event_sources} | {f.name for f in app.app.pure_lambda_functions}),
 }))
 """
 
@@ -344,6 +345,26 @@ def test_every_function_gets_tracing_logs_alarms_and_async_failure_queues(packag
     assert resources["StripeEventFailedAlarm"]["Properties"]["Namespace"] == f"Mewayz/{STAGE}"
 
 
+def test_every_function_of_app_py_is_in_the_stack_and_waits_for_the_migrations(
+    package: Path, probe: dict[str, Any]
+) -> None:
+    """Derived, not listed: each function app.py declares (a new area's event functions and
+    schedules included) is a stack function with its log group and alarms, and every one
+    but migrate DependsOn the Migrations custom resource that runs migrate first."""
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    functions = {k for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    declared = {"".join(part.capitalize() for part in name.split("_")) for name in probe["functions"]}
+    assert functions == declared | {"APIHandler"}
+    for fn_id in functions:
+        assert f"{fn_id}LogGroup" in resources and f"{fn_id}ErrorsAlarm" in resources, fn_id
+    migrations = resources["Migrations"]
+    assert migrations["Type"] == "Custom::Migrations"
+    assert migrations["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["Migrate", "Arn"]}
+    for fn_id in functions - {"Migrate"}:
+        assert "Migrations" in resources[fn_id]["DependsOn"], fn_id
+    assert "Migrations" not in json.dumps(resources["Migrate"].get("DependsOn", []))
+
+
 def test_api_canary_stage_settings_and_waf(package: Path) -> None:
     resources = json.loads((package / "sam.json").read_text())["Resources"]
     api = resources["RestAPI"]["Properties"]
@@ -365,22 +386,34 @@ def test_api_canary_stage_settings_and_waf(package: Path) -> None:
     assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
     rules = {r["Name"]: r for r in resources["ApiWebAcl"]["Properties"]["Rules"]}
     assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(rules)
-    paths = {"/api/collect", "/api/forms/1", "/api/pay/1", "/go/abc", "/api/auth/login", "/login"}
+
+    def regex(rule: dict[str, Any]) -> str:
+        scope = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+        scope = scope["AndStatement"]["Statements"][0] if "AndStatement" in scope else scope
+        return scope["RegexMatchStatement"]["RegexString"]
+
+    paths = {"/api/collect", "/api/forms/1", "/api/pay/1", "/go/abc", "/api/auth/login", "/login", "/unsubscribe/t"}
     limited = {
         p
         for p in paths | {f"/api{p}" for p in paths}
         for r in rules.values()
-        if "RateBasedStatement" in r["Statement"]
-        and re.search(
-            r["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"]["RegexString"], p
-        )
+        if "RateBasedStatement" in r["Statement"] and re.search(regex(r), p)
     }
     # Both through a custom domain (/api/...) and the execute-api URL's stage prefix (/api/api/...).
     assert limited == paths | {f"/api{p}" for p in paths}
-    assert not re.search(
-        rules["rate-go"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["RegexMatchStatement"]["RegexString"],
-        "/api/sites/go/1",
+    assert not re.search(regex(rules["rate-go"]), "/api/sites/go/1")
+    assert len({r["Priority"] for r in rules.values()}) == len(rules)
+    # Beacons the sites' distribution forwards carry the header rate-collect skips them by.
+    origin = next(
+        o
+        for o in resources["SitesDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+        if o["Id"] == "analytics-collect"
     )
+    [header] = origin["OriginCustomHeaders"]
+    skipped = rules["rate-collect"]["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["AndStatement"]
+    match = skipped["Statements"][1]["NotStatement"]["Statement"]["ByteMatchStatement"]
+    assert match["FieldToMatch"]["SingleHeader"]["Name"] == header["HeaderName"].lower()
+    assert match["SearchString"] == header["HeaderValue"]
     assert resources["SitesDistribution"]["Properties"]["DistributionConfig"]["WebACLId"]["Fn::If"][0] == "InUsEast1"
 
 

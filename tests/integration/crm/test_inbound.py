@@ -144,3 +144,20 @@ def test_over_quota_form_contact_is_not_created(make_owner, mails):
     )
     _deliver(_form_event(owner))
     assert service.find_contact_by_email(owner.user.id, "fan@example.com") is None and mails() == []
+
+
+def test_form_blocks_keep_tags_and_opt_in(owner):
+    from chalicelib.core.errors import ValidationFailed
+    from chalicelib.sites import service as sites
+
+    site = sites.create_site(owner.user, {"name": "Mine", "domain": f"crm{owner.user.id}", "template": "classic"})
+    page = sites.list_pages(owner.user, site.id)[0]
+    form = {"type": "form", "kind": "subscribe", "title": "News", "button_label": "Join"}
+    saved = sites.update_page(
+        owner.user, site.id, page.id, {"blocks": [{**form, "tags": "news, vip ,", "opt_in": "single"}]}
+    )
+    block = saved.blocks[0]
+    assert block["tags"] == ["news", "vip"] and block["opt_in"] == "single"
+    for bad in ({"tags": ["x" * 65]}, {"tags": [f"t{i}" for i in range(11)]}, {"opt_in": "maybe"}, {"tags": 5}):
+        with pytest.raises(ValidationFailed):
+            sites.update_page(owner.user, site.id, page.id, {"blocks": [{**form, **bad}]})

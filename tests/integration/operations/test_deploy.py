@@ -39,12 +39,17 @@ def test_deploy_prod_dry_run_lists_resources_and_parameters_without_credentials(
     assert "dry run (--dry-run): nothing is sent to AWS" in out
     assert "cfn-lint + serverless rules: no errors or warnings" in proc.stderr
     total = int(re.search(r"stack mewayz-prod \(stage prod\): (\d+) resources", out).group(1))
-    listed = re.findall(r"^  (AWS::\S+) \((\d+)\)$", out, re.M)
+    listed = re.findall(r"^  ((?:AWS|Custom)::\S+) \((\d+)\)$", out, re.M)
     assert sum(int(n) for _, n in listed) == total
     types = dict(listed)
     for kind in ("AWS::Serverless::Function", "AWS::RDS::DBProxy", "AWS::WAFv2::WebACL", "AWS::CloudWatch::Dashboard"):
         assert kind in types, kind
     assert "    NatGatewayB (if NatPerAz)" in out
+    # New code never runs before its migrations: migrate first, then everything else.
+    assert "  1. new code for Migrate (what Migrations needs)" in out
+    assert "  2. Migrations [Custom::Migrations] invokes Migrate" in out
+    assert re.search(r"^  3\. new code for the \d+ other functions \(DependsOn Migrations\)$", out, re.M)
+    assert "  4. APIHandler: traffic shifts through its alias, Canary10Percent5Minutes" in out
     assert re.search(r"^  AlarmEmail = \"\"  \[String\]", out, re.M)
     assert re.search(r"^  StripeSecretKey = \"\"", out, re.M)
 

@@ -44,14 +44,15 @@ def test_short_load_run_has_no_errors_and_loses_no_write(test_database: str) -> 
     # Bounded: never more than asked, and it did real work of every kind of area.
     assert 0 < result["requests"] <= 300
     assert result["duration_s"] < 3 + 2
-    assert result["workers"] == 2 and {"accounts", "system"} <= set(result["areas"])
-    assert result["accepted_writes"].get("POST /api/tokens", 0) > 0
-    assert {"GET /api/health", "GET /dashboard", "POST /api/tokens"} <= set(result["routes"])
+    assert result["workers"] == 2 and {"accounts", "analytics", "payments", "system"} <= set(result["areas"])
+    for write in ("POST /api/tokens", "POST /api/collect", "POST /api/webhooks/stripe"):
+        assert result["accepted_writes"].get(write, 0) > 0, write
+    assert {"GET /api/health", "GET /dashboard", "POST /api/tokens", "POST /api/collect"} <= set(result["routes"])
     for route in result["routes"].values():
         assert route["p50_ms"] <= route["p99_ms"]
 
 
-def test_the_lost_write_check_finds_a_write_that_is_not_there() -> None:
+def test_the_lost_write_check_finds_a_write_that_is_not_there(test_database: str) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import load
 
@@ -64,3 +65,14 @@ def test_the_lost_write_check_finds_a_write_that_is_not_there() -> None:
     }
     system: Any = load.plugins({"system"})["system"]
     assert system.lost({"canaries_before": 0}, {"schedule event_canary": [1, 1]}) == {"event canaries": 2}
+    payments: Any = load.plugins({"payments"})["payments"]
+    assert payments.lost({}, {"POST /api/webhooks/stripe": [["evt_never_delivered", "987654321"]] * 2}) == {
+        "stripe events stored": 1,
+        "stripe deliveries counted": 2,
+        "stripe events applied once": 1,
+        "stripe events claimed": 1,
+        "transactions paid": 1,
+    }
+    analytics: Any = load.plugins({"analytics"})["analytics"]
+    fixtures = {"site": {"id": 987654321}, "events_before": 0}
+    assert analytics.lost(fixtures, {"POST /api/collect": [1, 1, 1]}) == {"collected beacons": 3}

@@ -329,11 +329,13 @@ def mark_sent_many(sent: list[tuple[int, str]], now: datetime) -> set[int]:
     ids = [rid for rid, _ in sent]
     marks = ", ".join(["%s"] * len(ids))
     cases = " ".join(["WHEN %s THEN %s"] * len(sent))
-    db.execute(
+    changed = db.execute(
         f"UPDATE campaign_recipients SET status = 'sent', sent_at = %s, error = NULL, "  # noqa: S608
         f"ses_message_id = CASE id {cases} END WHERE id IN ({marks}) AND status = 'sending'",
         (now, *[v for rid, mid in sent for v in (rid, mid[:128])], *ids),
-    )
+    ).rowcount
+    if changed == len(ids):
+        return set(ids)  # the usual case: every row was still ours
     rows = db.fetch_all(
         f"SELECT id FROM campaign_recipients WHERE id IN ({marks}) AND status = 'sent'",  # noqa: S608
         ids,

@@ -523,14 +523,14 @@ def insert_import_activities(user_id: int, rows: Sequence[tuple[int, dict[str, A
     )
 
 
-def ids_by_canonical(user_id: int, canonicals: Sequence[str]) -> dict[str, int]:
-    if not canonicals:
-        return {}
-    marks = ", ".join(["%s"] * len(canonicals))
-    rows = db.fetch_all(
-        f"SELECT id, email_canonical FROM contacts WHERE user_id = %s AND email_canonical IN ({marks})",  # noqa: S608
-        (user_id, *canonicals),
-    )
+def highest_contact_id(user_id: int) -> int:
+    row = db.fetch_one("SELECT COALESCE(MAX(id), 0) AS id FROM contacts WHERE user_id = %s", (user_id,))
+    return int(row["id"]) if row else 0
+
+
+def ids_created_after(user_id: int, after_id: int) -> dict[str, int]:
+    """{canonical email: id} of the owner's contacts with an id above `after_id`."""
+    rows = db.fetch_all("SELECT id, email_canonical FROM contacts WHERE user_id = %s AND id > %s", (user_id, after_id))
     return {r["email_canonical"]: int(r["id"]) for r in rows}
 
 

@@ -261,8 +261,9 @@ def overview(recent: int = 10) -> Overview:
 def stats() -> dict[str, Any]:
     """The platform's figures, each from the area that owns it: users (accounts), paying
     users and MRR (payments), sites and published sites (sites), pageviews over 30 days
-    (analytics), emails sent over 30 days (email, through `emails_sent_last_days`)."""
+    (analytics), emails sent over 30 days (email)."""
     from chalicelib.analytics import service as analytics
+    from chalicelib.email import service as email
     from chalicelib.payments import service as payments
 
     revenue = payments.revenue_summary()
@@ -273,28 +274,8 @@ def stats() -> dict[str, Any]:
         "sites": sites.count_all(),
         "published_sites": sites.count_published(),
         "pageviews_30d": analytics.pageviews_last_days(30),
-        "emails_sent_30d": emails_sent_last_days(30),
+        "emails_sent_30d": email.sends_last_days(30),
     }
-
-
-EMAIL_SENDS_HOOK = ("chalicelib.email.service", "sends_last_days")
-
-
-def emails_sent_last_days(days: int) -> int:
-    """The email area's count of emails sent over the last `days` days: asks
-    `chalicelib.email.service.sends_last_days(days)` when that module (and function)
-    exists; 0 until the email area provides it."""
-    import importlib
-
-    module_name, function_name = EMAIL_SENDS_HOOK
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            return 0  # the area (or its service) does not exist yet
-        raise
-    sends = getattr(module, function_name, None)
-    return int(sends(days)) if callable(sends) else 0
 
 
 # ---- shapes ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -16,3 +17,18 @@ def iso_utc(value: datetime | None) -> str | None:
 
 def now_iso() -> str:
     return iso_utc(datetime.now(UTC)) or ""
+
+
+def parse_aware(raw: Any) -> datetime | None:
+    """An ISO 8601 time that names its zone (Z or an offset) as naive UTC, the way MySQL
+    stores it; None when it is not one: not a string, no zone, malformed, or a moment a
+    datetime cannot hold once moved to UTC (0001-01-01T00:00+01:00)."""
+    if not isinstance(raw, str) or not 16 <= len(raw) <= 40:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        if value.tzinfo is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None

@@ -490,7 +490,7 @@ def _day_or_time(v: Validator, flt: dict[str, Any], key: str) -> None:
         return
     try:
         parsed_time(raw)
-    except ValueError:
+    except (ValueError, OverflowError):  # 0001-01-01T00:00+01:00 is before datetime.min in UTC
         v.error(f"filter.{key}", "Must be a date (YYYY-MM-DD) or an ISO 8601 time.")
         return
     flt[key] = raw

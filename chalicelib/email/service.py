@@ -32,7 +32,7 @@ from chalicelib.accounts import access
 from chalicelib.accounts.store import User
 from chalicelib.core import config, db, events, mail, observability, pagination, security
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.core.timeutil import iso_utc
+from chalicelib.core.timeutil import iso_utc, parse_aware
 from chalicelib.core.validation import Validator
 from chalicelib.email import render, store
 from chalicelib.email.store import Automation, Campaign, Recipient
@@ -232,16 +232,6 @@ def cancel_campaign(user: User, campaign_id: int) -> Campaign:
     return get_campaign(user, campaign_id)
 
 
-def _parse_time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not 16 <= len(raw) <= 40:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else None
-
-
 def sends_used(user: User, now: datetime | None = None) -> tuple[int, int]:
     """(sends used this month, the plan's monthly limit; -1 for none)."""
     now = now or utcnow()
@@ -276,7 +266,7 @@ def send_campaign(user: User, campaign_id: int, data: dict[str, Any], *, now: da
     v.unknown_fields(("scheduled_at",))
     when = None
     if data.get("scheduled_at") not in (None, ""):
-        when = _parse_time(data.get("scheduled_at"))
+        when = parse_aware(data.get("scheduled_at"))
         if when is None:
             v.error("scheduled_at", "Use an ISO 8601 time with its zone, like 2026-01-31T18:30:00Z.")
         elif when > now + timedelta(days=365):

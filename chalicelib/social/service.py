@@ -39,7 +39,7 @@ from chalicelib.core.errors import (
     Forbidden,
     NotFound,
 )
-from chalicelib.core.timeutil import iso_utc
+from chalicelib.core.timeutil import iso_utc, parse_aware
 from chalicelib.core.validation import Validator
 from chalicelib.social import graph, sealing, store
 from chalicelib.social.store import Account, Post
@@ -454,15 +454,7 @@ def image_url_problem(url: str) -> str | None:
 
 def parse_time(raw: Any) -> datetime | None:
     """An ISO 8601 time with a zone (Z or an offset) as naive UTC; None otherwise."""
-    if not isinstance(raw, str) or not 16 <= len(raw) <= 40:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return parse_aware(raw)
 
 
 def create_post(user: User, data: dict[str, Any], *, now: datetime | None = None) -> Post:

@@ -3,15 +3,12 @@ billing (subscription and transactions) on the admin user page."""
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import datetime, timedelta
 
 import pytest
 
-from chalicelib.admin import service as admin_service
 from chalicelib.analytics import service as analytics
-from chalicelib.core import db
+from chalicelib.core import config, db
 from chalicelib.payments import packages
 from chalicelib.payments import store as payments_store
 from chalicelib.sites import store as sites_store
@@ -86,16 +83,19 @@ def test_stats_are_the_known_numbers(api, known) -> None:
     }
 
 
-def test_emails_sent_come_from_the_email_area_once_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert admin_service.emails_sent_last_days(30) == 0  # no chalicelib.email.service yet
-    area = types.ModuleType("chalicelib.email")
-    fake = types.ModuleType("chalicelib.email.service")
-    asked: list[int] = []
-    fake.sends_last_days = lambda days: asked.append(days) or 1234  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "chalicelib.email", area)
-    monkeypatch.setitem(sys.modules, "chalicelib.email.service", fake)
-    assert admin_service.emails_sent_last_days(30) == 1234 and asked == [30]
-    assert admin_service.stats()["emails_sent_30d"] == 1234
+def test_emails_sent_are_the_campaign_sends_of_the_last_30_days(api, known, monkeypatch) -> None:
+    from tests.integration.email.conftest import add_contacts, campaign_body, make_member
+
+    monkeypatch.setenv("EMAIL_SEND_RATE", "0")
+    monkeypatch.setenv("API_RATE_PER_MINUTE", "100000")
+    config.reset()
+    sender = make_member("sender@example.com")
+    add_contacts(sender, ["x@example.com", "y@example.com", "z@example.com"])
+    campaign = api.post("/api/campaigns", campaign_body(), token=sender.token).json
+    assert api.post(f"/api/campaigns/{campaign['id']}/send", {}, token=sender.token).status == 202
+    assert api.get("/api/admin/stats", token=known["token"]).json["emails_sent_30d"] == 3
+    db.execute("UPDATE campaign_recipients SET sent_at = sent_at - INTERVAL 31 DAY WHERE email = 'z@example.com'")
+    assert api.get("/api/admin/stats", token=known["token"]).json["emails_sent_30d"] == 2
 
 
 def test_stats_need_staff_and_the_admin_ability(api, known) -> None:

@@ -127,6 +127,10 @@ def test_segments_crud_and_counts(api, owner, other):
         422,
     )
     assert set(err["fields"]) == {"filter.status", "filter.bogus"}
+    far = {"name": "x", "filter": {"created_after": "0001-01-01T00:00:00+01:00"}}  # before datetime.min in UTC
+    assert set(assert_error(api.request("POST", "/api/segments", far, token=owner.token), 422)["fields"]) == {
+        "filter.created_after"
+    }
     assert_error(api.request("GET", f"/api/segments/{seg['id']}", token=other.token), 404)
     assert_error(api.request("GET", f"/api/contacts?segment_id={seg['id']}", token=other.token), 404)
     assert api.request("GET", "/api/segments", token=owner.token).json["data"][0]["contacts"] == 1

@@ -114,6 +114,11 @@ def test_a_scheduled_campaign_starts_at_its_time_or_goes_back_to_draft(api, owne
     r = api.post(f"/api/campaigns/{campaign['id']}/send", {"scheduled_at": when}, token=owner.token)
     assert r.status == 202 and r.json["status"] == "scheduled" and r.json["scheduled_at"] == when
     assert handlers.tick()["started"] == 0
+    for bad in ("0001-01-01T00:00:00+01:00", "2030-01-01T10:00:00"):  # before datetime.min in UTC; no zone
+        err = assert_error(
+            api.post(f"/api/campaigns/{campaign['id']}/send", {"scheduled_at": bad}, token=owner.token), 422
+        )
+        assert "scheduled_at" in err["fields"]
     canceled = api.post(f"/api/campaigns/{campaign['id']}/cancel", {}, token=owner.token)
     assert canceled.status == 200 and canceled.json["status"] == "draft" and canceled.json["scheduled_at"] is None
     assert_error(api.post(f"/api/campaigns/{campaign['id']}/cancel", {}, token=owner.token), 409)

@@ -62,6 +62,7 @@ def test_published_posts_cannot_be_edited_or_canceled(api, stub, member, account
         ({"scheduled_at": "2020-01-01T10:00:00Z"}, "scheduled_at"),
         ({"scheduled_at": "tomorrow"}, "scheduled_at"),
         ({"scheduled_at": "2030-01-01T10:00:00"}, "scheduled_at"),  # no zone
+        ({"scheduled_at": "0001-01-01T00:00:00+01:00"}, "scheduled_at"),  # before datetime.min in UTC (was a 500)
         ({"scheduled_at": None}, "scheduled_at"),
         ({"image_url": "http://cdn.example.com/a.jpg"}, "image_url"),
         ({"image_url": "https://cdn.example.com/a.png"}, "image_url"),

@@ -49,7 +49,6 @@ CREATE TABLE contact_activities (
     data TEXT NOT NULL,
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     KEY contact_activities_contact_index (contact_id, id),
-    KEY contact_activities_user_index (user_id, id),
     CONSTRAINT contact_activities_contact_id_foreign FOREIGN KEY (contact_id) REFERENCES contacts (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 

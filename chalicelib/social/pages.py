@@ -221,9 +221,9 @@ def local_to_utc_iso(raw: str, zone_name: str | None) -> str:
         return raw or ""
     try:
         naive = datetime.fromisoformat(raw)
-    except ValueError:
-        return raw
-    return naive.replace(tzinfo=zone_named(zone_name)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return naive.replace(tzinfo=zone_named(zone_name)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:30 in Tokyo is before datetime.min in UTC
+        return raw  # left zone-less, so the post's validation refuses it with a message
 
 
 @bp.route("/social/posts", methods=["POST"], content_types=FORM)

@@ -100,6 +100,17 @@ def test_composer_errors_re_render_the_form_with_messages(browser, stub, member,
     assert db.fetch_one("SELECT COUNT(*) AS n FROM social_posts")["n"] == 0
 
 
+@pytest.mark.parametrize(
+    ("local", "zone"), [("0001-01-01T00:30", "Asia/Tokyo"), ("9999-12-31T23:30", "America/New_York")]
+)
+def test_a_local_time_outside_what_utc_can_hold_is_a_form_error(browser, stub, member, account, local, zone) -> None:
+    r = browser.post("/social/posts", {"account_id": str(account.id), "caption": "Edge of time",
+                                        "image_url": "https://cdn.example.com/e.jpg",
+                                        "scheduled_local": local, "time_zone": zone})  # fmt: skip
+    assert r.status == 422, r.text[:300]
+    assert db.fetch_one("SELECT COUNT(*) AS n FROM social_posts")["n"] == 0
+
+
 def test_cancel_and_disconnect_from_the_page(browser, stub, member, account) -> None:
     post = service.create_post(member.user, {"account_id": account.id, "image_url": "https://cdn.example.com/c.jpg",
                                              "scheduled_at": (service.utcnow() + timedelta(hours=1)).isoformat() + "Z"})  # fmt: skip

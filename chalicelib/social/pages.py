@@ -62,6 +62,8 @@ def _week_start(raw: str | None, zone: ZoneInfo) -> date:
             day = date.fromisoformat(raw)
         except ValueError:
             day = today
+    if not 1970 <= day.year <= 9998:  # the week's bounds and neighbours must exist in UTC too
+        day = today
     return day - timedelta(days=day.weekday())
 
 

@@ -111,6 +111,14 @@ def test_a_local_time_outside_what_utc_can_hold_is_a_form_error(browser, stub, m
     assert db.fetch_one("SELECT COUNT(*) AS n FROM social_posts")["n"] == 0
 
 
+@pytest.mark.parametrize("week", ["0001-01-01", "9999-12-31", "2026-02-30"])
+def test_a_calendar_week_outside_the_calendar_shows_this_week(browser, stub, week) -> None:
+    this_week = re.search(r"Week of [^<]+", browser.get("/social").text)
+    r = browser.get(f"/social?week={week}")
+    assert r.status == 200, r.text[:300]
+    assert this_week and re.search(r"Week of [^<]+", r.text).group(0) == this_week.group(0)
+
+
 def test_cancel_and_disconnect_from_the_page(browser, stub, member, account) -> None:
     post = service.create_post(member.user, {"account_id": account.id, "image_url": "https://cdn.example.com/c.jpg",
                                              "scheduled_at": (service.utcnow() + timedelta(hours=1)).isoformat() + "Z"})  # fmt: skip

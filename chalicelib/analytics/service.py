@@ -35,7 +35,6 @@ ORDER_PAID = "order.paid"
 ORDER_REFUNDED = "order.refunded"
 MAX_BEACON_BYTES = 8 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 BASIC_DIMENSIONS = ("page", "source", "referrer", "link")
 ADVANCED_DIMENSIONS = ("utm_source", "utm_medium", "utm_campaign", "country", "device", "browser", "os")
 BREAKDOWNS = ("page", "source", "referrer", "utm_source", "utm_medium", "utm_campaign", "country", "device", "browser",
@@ -253,27 +252,14 @@ class Range:
         return Range(self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.granularity)
 
 
-def _day(v: Validator, raw: str | None, name: str) -> date | None:
-    if raw is None or raw == "":
-        return None
-    if not _DATE.match(raw):
-        v.error(name, "Use a date like 2026-01-31.")
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        v.error(name, "This date does not exist.")
-        return None
-
-
 def parse_range(user: User, query: dict[str, str], *, granularity: bool = False) -> Range:
     """`from`, `to` (UTC days; default the last 30 days) and `granularity`: 422 when from
     is after to, the range is longer than two years or a date is malformed; 403 when it
     reaches further back than the plan's history."""
     v = Validator(query)
     current = today()
-    end = _day(v, query.get("to"), "to")
-    start = _day(v, query.get("from"), "from")
+    end = v.day("to")
+    start = v.day("from")
     if "to" not in v.errors and "from" not in v.errors:
         end = end or (start + timedelta(days=29) if start and start + timedelta(days=29) < current else current)
         start = start or end - timedelta(days=29)

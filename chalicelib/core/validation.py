@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import date
 from functools import cache
 from typing import Any
 
 from chalicelib.core.errors import ValidationFailed
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # Pragmatic address check: one @, a dotted domain, no spaces or control characters.
 _EMAIL = re.compile(
@@ -200,6 +203,26 @@ class Validator:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
             self.error(field, f"Must be a whole number from {minimum} to {maximum}.")
+            return None
+        return value
+
+    def day(self, field: str) -> date | None:
+        """An optional UTC day as API.md writes them (YYYY-MM-DD, ASCII digits) that exists and
+        lies in 1970-9998, so a default range around it (or the one before it) stays inside
+        the years a datetime can hold; None when absent or empty."""
+        raw = self.data.get(field)
+        if raw is None or raw == "":
+            return None
+        if not isinstance(raw, str) or not _DAY.fullmatch(raw):
+            self.error(field, "Use a date like 2026-01-31.")
+            return None
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            self.error(field, "This date does not exist.")
+            return None
+        if not 1970 <= value.year <= 9998:
+            self.error(field, "Use a date between 1970 and 9998.")
             return None
         return value
 

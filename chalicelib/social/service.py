@@ -312,26 +312,14 @@ def _media_json(m: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _parse_day(raw: str | None, field: str, v: Validator) -> date | None:
-    if raw is None or raw == "":
-        return None
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            pass
-    v.error(field, "Use a date like 2026-01-31.")
-    return None
-
-
 def insights(user: User, account_id: int, query: dict[str, str]) -> dict[str, Any]:
     """Followers now, and per UTC day: reach (Instagram, last 30 days, else our history),
     views and the follower count (our daily snapshots). Cached for an hour."""
     account = get_account(user, account_id)
     today = utcnow().date()
     v = Validator(query)
-    first = _parse_day(query.get("from"), "from", v)
-    last = _parse_day(query.get("to"), "to", v)
+    first = v.day("from")
+    last = v.day("to")
     v.done()
     last = min(last or today, today)
     first = first or last - timedelta(days=29)

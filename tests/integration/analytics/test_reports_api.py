@@ -27,6 +27,8 @@ def free_site(make_owner, create_site, publish) -> dict:
         ("to=yesterday", "to"),
         ("from=\uff12\uff10\uff12\uff16-11-01", "from"),  # full-width digits
         ("granularity=minute", "granularity"),
+        ("to=0001-01-05", "to"),  # the default 30 days before it would be before year 1
+        ("from=9999-12-30", "from"),  # the default 30 days after it would be after year 9999
         ("from=2026-09-01&to=2026-11-20&granularity=hour", "granularity"),
     ],
 )

@@ -59,6 +59,9 @@ _body_limits: dict[str, int] = {}
 _rate_identity_of: Callable[[Request], str | None] | None = None
 # Public routes with their own per-IP limits (API.md): forms and pay buttons posted from published sites.
 RATE_LIMIT_EXEMPT_PREFIXES = ("/api/forms/", "/api/pay/")
+# Public API routes that published pages post plain HTML forms to: a visitor's browser gets
+# its errors as a page (with the message) rather than JSON; scripts keep the JSON shape.
+BROWSER_FORM_PREFIXES = ("/api/forms/", "/api/pay/")
 # Requests for another host than the app's own (a published site's domain) are answered
 # by this handler (registered by the sites area) before any route; None = not such a host.
 _host_handler: Callable[[Request], Response | None] | None = None
@@ -517,9 +520,22 @@ def _internal_error() -> AppError:
 
 def error_response(request: Request, exc: AppError) -> Response:
     headers = dict(exc.headers)
-    if is_api(request):
+    if is_api(request) and not _browser_form_post(request):
         return json_response(exc.body(), status=exc.status, headers=headers)
-    return render_error_page(exc.status, exc.message, headers)
+    fields = getattr(exc, "fields", None) or {}
+    details = " ".join(f"{name}: {' '.join(problems)}" for name, problems in fields.items())
+    return render_error_page(exc.status, f"{exc.message} {details}".strip(), headers)
+
+
+def _browser_form_post(request: Request) -> bool:
+    """A visitor's browser submitting a published page's form (HTML form encoding, HTML
+    accepted) to one of the public routes made for that."""
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    return (
+        request.path.startswith(BROWSER_FORM_PREFIXES)
+        and content_type == FORM_TYPE
+        and "text/html" in (request.headers.get("accept") or "").lower()
+    )
 
 
 def render_error_page(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -99,6 +99,10 @@ def test_until_payouts_are_connected_the_pay_button_is_disabled_and_refuses(
     html = live_page(api, shop)
     assert "disabled" in html and "Payments are not open here yet." in html
     assert_error(api.post(f"/api/pay/{shop.pay_id}", body=b"", headers=FORM), 409, "sales_unavailable")
+    # A visitor's browser (it accepts HTML) is told the same on a page, not in JSON.
+    page = api.post(f"/api/pay/{shop.pay_id}", body=b"", headers={**FORM, "accept": "text/html,*/*;q=0.8"})
+    assert page.status == 409 and page.header("content-type").startswith("text/html")
+    assert "<html" in page.text.lower() and '"error"' not in page.text
     assert orders_of(shop) == []
 
 

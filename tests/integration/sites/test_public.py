@@ -143,6 +143,20 @@ def test_a_plain_html_form_post_is_stored_published_and_sent_back(api, owner, cr
     }  # fmt: skip
 
 
+def test_a_browsers_form_post_gets_its_errors_as_a_page(api, owner, create_site, home_page, publish):
+    _site, blocks = _form_site(api, owner, create_site, home_page, publish)
+    subscribe = blocks[1]["id"]
+    r = api.request("POST", f"/api/forms/{subscribe}", headers=FORM, body=b"email=not-an-email")
+    assert r.status == 422 and r.header("content-type").startswith("text/html")
+    assert "email:" in r.text and "valid email" in r.text.lower()
+    r = api.request("POST", "/api/forms/doesnotexist1", headers=FORM, body=b"email=a%40example.com")
+    assert r.status == 404 and r.header("content-type").startswith("text/html")
+    # A script posting the same form encoding without asking for HTML keeps the JSON shape.
+    r = api.request("POST", f"/api/forms/{subscribe}", body=b"email=not-an-email",
+                    headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert "email" in assert_error(r, 422)["fields"]
+
+
 def test_json_submissions_validation_honeypot_and_unknown_forms(api, owner, create_site, home_page, publish):
     site, blocks = _form_site(api, owner, create_site, home_page, publish)
     subscribe, link = blocks[1]["id"], blocks[2]["id"]

@@ -34,6 +34,39 @@
     }
   })();
 
+  // A uPlot chart inside `el`, from the JSON <script> block named by its data-source.
+  // build(data, axis) returns {opts, columns} (opts without width and height); the chart is
+  // drawn once uplot.js has run (it loads after Alpine starts) and follows the window's width.
+  function mountChart(el, height, build) {
+    var axis = { stroke: '#94a3b8', grid: { stroke: '#1e293b' }, ticks: { stroke: '#334155' } };
+    var size = function () {
+      return { width: Math.max(280, el.clientWidth), height: height };
+    };
+    var draw = function () {
+      var source = document.getElementById(el.getAttribute('data-source'));
+      if (!source || !window.uPlot || el.getAttribute('data-drawn')) {
+        return;
+      }
+      el.setAttribute('data-drawn', '1');
+      var built = build(JSON.parse(source.textContent), axis);
+      var chart = new window.uPlot(Object.assign(size(), built.opts), built.columns, el);
+      window.addEventListener('resize', function () {
+        chart.setSize(size());
+      });
+    };
+    if (document.readyState === 'loading') {
+      document.addEventListener('DOMContentLoaded', draw);
+    } else {
+      draw();
+      window.addEventListener('load', draw);
+    }
+  }
+
+  // UTC times on a uPlot time axis.
+  function utcDate(ts) {
+    return window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
+  }
+
   function register(Alpine) {
     // Mobile navigation menu: <div x-data="navMenu"> <button @click="toggle" :aria-expanded="open">
     Alpine.data('navMenu', function () {
@@ -294,21 +327,10 @@
     Alpine.data('socialChart', function () {
       return {
         init: function () {
-          var el = this.$el;
-          var draw = function () {
-            var source = document.getElementById(el.getAttribute('data-source'));
-            if (!source || !window.uPlot || el.getAttribute('data-drawn')) {
-              return;
-            }
-            el.setAttribute('data-drawn', '1');
-            var data = JSON.parse(source.textContent);
+          mountChart(this.$el, 280, function (data, axis) {
             var xs = data.dates.map(function (d) {
               return Date.parse(d + 'T00:00:00Z') / 1000;
             });
-            var axis = { stroke: '#94a3b8', grid: { stroke: '#1e293b' }, ticks: { stroke: '#334155' } };
-            var size = function () {
-              return { width: Math.max(280, el.clientWidth), height: 280 };
-            };
             // Only the series that have data (views come from daily snapshots and may not yet).
             var lines = [
               { key: 'reach', series: { label: 'Reach', stroke: '#818cf8', width: 2, scale: 'n', spanGaps: true } },
@@ -326,29 +348,16 @@
             if (usesFollowers) {
               axes.push({ scale: 'f', side: 1, stroke: '#94a3b8', grid: { show: false } });
             }
-            var opts = {
-              width: size().width,
-              height: size().height,
-              tzDate: function (ts) {
-                return window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
+            return {
+              opts: {
+                tzDate: utcDate,
+                scales: { x: { time: true } },
+                series: [{}].concat(lines.map(function (line) { return line.series; })),
+                axes: axes,
               },
-              scales: { x: { time: true } },
-              series: [{}].concat(lines.map(function (line) { return line.series; })),
-              axes: axes,
+              columns: [xs].concat(lines.map(function (line) { return data[line.key]; })),
             };
-            var columns = [xs].concat(lines.map(function (line) { return data[line.key]; }));
-            var chart = new window.uPlot(opts, columns, el);
-            window.addEventListener('resize', function () {
-              chart.setSize(size());
-            });
-          };
-          // uplot.js loads after Alpine starts: draw once every deferred script has run.
-          if (document.readyState === 'loading') {
-            document.addEventListener('DOMContentLoaded', draw);
-          } else {
-            draw();
-            window.addEventListener('load', draw);
-          }
+          });
         },
       };
     });
@@ -732,55 +741,30 @@
     Alpine.data('analyticsChart', function () {
       return {
         init: function () {
-          var el = this.$el;
-          var draw = function () {
-            var source = document.getElementById(el.getAttribute('data-source'));
-            if (!source || !window.uPlot || el.getAttribute('data-drawn')) {
-              return;
-            }
-            el.setAttribute('data-drawn', '1');
-            var data = JSON.parse(source.textContent);
+          mountChart(this.$el, 280, function (data, axis) {
             var hourly = data.granularity === 'hour';
             var xs = data.t.map(function (t) {
               return Date.parse(hourly ? t : t + 'T00:00:00Z') / 1000;
             });
             var fit = function (values) {
-              var out = xs.map(function (_x, i) { return i < values.length ? values[i] : null; });
-              return out;
+              return xs.map(function (_x, i) { return i < values.length ? values[i] : null; });
             };
-            var axis = { stroke: '#94a3b8', grid: { stroke: '#1e293b' }, ticks: { stroke: '#334155' } };
-            var size = function () {
-              return { width: Math.max(280, el.clientWidth), height: 280 };
-            };
-            var opts = {
-              width: size().width,
-              height: size().height,
-              tzDate: function (ts) {
-                return window.uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC');
+            return {
+              opts: {
+                tzDate: utcDate,
+                scales: { x: { time: true } },
+                series: [
+                  {},
+                  { label: 'Visitors', stroke: '#818cf8', width: 2, fill: 'rgba(129,140,248,0.12)' },
+                  { label: 'Pageviews', stroke: '#34d399', width: 2 },
+                  { label: 'Visitors (previous)', stroke: '#818cf8', width: 1.5, dash: [6, 5] },
+                  { label: 'Pageviews (previous)', stroke: '#34d399', width: 1.5, dash: [6, 5] },
+                ],
+                axes: [axis, axis],
               },
-              scales: { x: { time: true } },
-              series: [
-                {},
-                { label: 'Visitors', stroke: '#818cf8', width: 2, fill: 'rgba(129,140,248,0.12)' },
-                { label: 'Pageviews', stroke: '#34d399', width: 2 },
-                { label: 'Visitors (previous)', stroke: '#818cf8', width: 1.5, dash: [6, 5] },
-                { label: 'Pageviews (previous)', stroke: '#34d399', width: 1.5, dash: [6, 5] },
-              ],
-              axes: [axis, axis],
+              columns: [xs, data.visitors, data.pageviews, fit(data.previous_visitors), fit(data.previous_pageviews)],
             };
-            var columns = [xs, data.visitors, data.pageviews, fit(data.previous_visitors), fit(data.previous_pageviews)];
-            var chart = new window.uPlot(opts, columns, el);
-            window.addEventListener('resize', function () {
-              chart.setSize(size());
-            });
-          };
-          // uplot.js loads after Alpine starts: draw once every deferred script has run.
-          if (document.readyState === 'loading') {
-            document.addEventListener('DOMContentLoaded', draw);
-          } else {
-            draw();
-            window.addEventListener('load', draw);
-          }
+          });
         },
       };
     });
@@ -874,40 +858,20 @@
     Alpine.data('emailChart', function () {
       return {
         init: function () {
-          var el = this.$el;
-          var draw = function () {
-            var source = document.getElementById(el.getAttribute('data-source'));
-            if (!source || !window.uPlot || el.getAttribute('data-drawn')) {
-              return;
-            }
-            el.setAttribute('data-drawn', '1');
-            var data = JSON.parse(source.textContent);
-            var axis = { stroke: '#94a3b8', grid: { stroke: '#1e293b' }, ticks: { stroke: '#334155' } };
-            var size = function () {
-              return { width: Math.max(280, el.clientWidth), height: 260 };
+          mountChart(this.$el, 260, function (data, axis) {
+            return {
+              opts: {
+                scales: { x: { time: false } },
+                series: [
+                  { label: 'Hour' },
+                  { label: 'Opens', stroke: '#818cf8', width: 2, fill: 'rgba(129,140,248,0.12)' },
+                  { label: 'Clicks', stroke: '#34d399', width: 2 },
+                ],
+                axes: [Object.assign({ label: 'Hours after sending' }, axis), axis],
+              },
+              columns: [data.hours, data.opens, data.clicks],
             };
-            var opts = {
-              width: size().width,
-              height: size().height,
-              scales: { x: { time: false } },
-              series: [
-                { label: 'Hour' },
-                { label: 'Opens', stroke: '#818cf8', width: 2, fill: 'rgba(129,140,248,0.12)' },
-                { label: 'Clicks', stroke: '#34d399', width: 2 },
-              ],
-              axes: [Object.assign({ label: 'Hours after sending' }, axis), axis],
-            };
-            var chart = new window.uPlot(opts, [data.hours, data.opens, data.clicks], el);
-            window.addEventListener('resize', function () {
-              chart.setSize(size());
-            });
-          };
-          if (document.readyState === 'loading') {
-            document.addEventListener('DOMContentLoaded', draw);
-          } else {
-            draw();
-            window.addEventListener('load', draw);
-          }
+          });
         },
       };
     });

@@ -92,6 +92,7 @@ def test_write_preview_send_and_unsubscribe(browser, live_server: str, mailbox) 
     expect(page.get_by_role("link", name="Sourdough season")).to_be_visible()
     page.get_by_role("link", name="Sourdough season").click()
     expect(page.get_by_test_id("stats")).to_contain_text("Unsubscribed")
+    page.wait_for_selector('[x-data="emailChart"] canvas')  # uPlot drew the 48-hour chart
     shot(page, "email-07-stats")
 
     page.goto(f"{live_server}/automations")

@@ -222,6 +222,33 @@ def quiet_stdout() -> Iterator[None]:
         os.close(devnull)
 
 
+def deliver_concurrently(handler: Any, ctx: Any, make_event: Any, n: int = 10) -> list[int]:
+    """`n` invocations of the Lambda handler released at the same instant, as a webhook's
+    redeliveries reach concurrent instances; their status codes. `make_event()` builds each
+    one's API Gateway event (signed per delivery)."""
+    import threading
+
+    from chalicelib.core import db
+
+    start = threading.Barrier(n)
+    statuses: list[int] = []
+
+    def deliver() -> None:
+        event = make_event()
+        start.wait()
+        try:
+            statuses.append(handler(event, ctx)["statusCode"])
+        finally:
+            db.release()
+
+    threads = [threading.Thread(target=deliver) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return statuses
+
+
 def percentiles(samples_s: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in samples_s)
     return {

@@ -16,7 +16,6 @@ import json
 import os
 import queue
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -151,6 +150,7 @@ def run(args: Any) -> dict[str, Any]:
 
 def _replays(mewayz: Any, ctx: Any, run_id: str, delivery_for: Any) -> int:
     """10 concurrent deliveries of one paid checkout, processed for real: payments completed."""
+    import bench as foundation  # scripts/bench.py (on sys.path since run())
     import stripe
 
     from chalicelib.accounts import store as accounts_store
@@ -168,27 +168,16 @@ def _replays(mewayz: Any, ctx: Any, run_id: str, delivery_for: Any) -> int:
     body = _event_body(f"evt_replay_{run_id}", "checkout.session.completed", session)
     completed: list[int] = []
     events.route("bench-payments-listener", {service.PAYMENT_COMPLETED: lambda e: completed.append(1)})
-    start = threading.Barrier(10)
-    statuses: list[int] = []
-
-    def deliver() -> None:
-        event = delivery_for(
-            "/api/webhooks/stripe",
-            body,
-            {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, SECRET)},
-        )
-        start.wait()
-        try:
-            statuses.append(mewayz.app(event, ctx)["statusCode"])
-        finally:
-            db.release()
-
     try:
-        threads = [threading.Thread(target=deliver) for _ in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        statuses = foundation.deliver_concurrently(
+            mewayz.app,
+            ctx,
+            lambda: delivery_for(
+                "/api/webhooks/stripe",
+                body,
+                {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body, SECRET)},
+            ),
+        )
         if statuses != [200] * 10:
             raise RuntimeError(f"replays answered {statuses}")
         return len(completed)

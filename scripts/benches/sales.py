@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -134,6 +133,7 @@ def run(args: Any) -> dict[str, Any]:
 
 def _replays(mewayz: Any, ctx: Any, run_id: str, user_id: int, site_id: int) -> int:
     """10 concurrent deliveries of one paid sale's session, processed for real: order.paid events."""
+    import bench as foundation  # scripts/bench.py (on sys.path since run())
     import stripe
 
     from chalicelib.core import db, events
@@ -151,23 +151,12 @@ def _replays(mewayz: Any, ctx: Any, run_id: str, user_id: int, site_id: int) -> 
                        "type": "checkout.session.completed"})  # fmt: skip
     paid: list[int] = []
     events.route("bench-sales-listener", {sales.ORDER_PAID: lambda e: paid.append(1)})
-    start = threading.Barrier(10)
-    statuses: list[int] = []
-
-    def deliver() -> None:
-        event = _webhook_event(body, stripe.WebhookSignature.generate_signature_header(body, SECRET))
-        start.wait()
-        try:
-            statuses.append(mewayz.app(event, ctx)["statusCode"])
-        finally:
-            db.release()
-
     try:
-        threads = [threading.Thread(target=deliver) for _ in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        statuses = foundation.deliver_concurrently(
+            mewayz.app,
+            ctx,
+            lambda: _webhook_event(body, stripe.WebhookSignature.generate_signature_header(body, SECRET)),
+        )
         if statuses != [200] * 10:
             raise RuntimeError(f"replays answered {statuses}")
         return len(paid)

@@ -17,7 +17,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.accounts import auth
 from chalicelib.core import web
-from chalicelib.core.errors import AppError, Forbidden, NotFound, ValidationFailed
+from chalicelib.core.errors import AppError, NotFound, ValidationFailed
 from chalicelib.crm import imports, inbound, service, store
 
 bp = Blueprint(__name__)
@@ -138,7 +138,7 @@ def create_contact() -> Response:
         contact = service.create_contact(user, data, source="manual")
     except ValidationFailed as exc:
         return _new_page(422, exc.fields, form)
-    except (Forbidden, AppError) as exc:
+    except AppError as exc:
         if exc.status >= 500:
             raise
         return _new_page(exc.status, {"_form": [exc.message]}, form)

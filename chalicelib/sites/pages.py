@@ -8,14 +8,15 @@ requests carrying the CSRF token in X-CSRF-Token, answered in API.md's shapes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
 
 from chalicelib.accounts import access, auth
 from chalicelib.core import web
-from chalicelib.core.errors import AppError, NotFound, ValidationFailed
+from chalicelib.core.errors import AppError, NotFound, Redirect, ValidationFailed
 from chalicelib.sites import blocks as B
 from chalicelib.sites import render, service
 from chalicelib.sites.store import Page, Site
@@ -47,13 +48,32 @@ def _json_errors(call: Any) -> Response:
         return web.json_response(exc.body(), status=exc.status, headers=dict(exc.headers))
 
 
+def _editor_url(site_id: int, anchor: str = "") -> str:
+    return f"/sites/{site_id}" + (f"#{anchor}" if anchor else "")
+
+
 def _back(site_id: int, anchor: str = "") -> Response:
-    return web.redirect(f"/sites/{site_id}" + (f"#{anchor}" if anchor else ""))
+    return web.redirect(_editor_url(site_id, anchor))
 
 
 def _flash_error(exc: AppError) -> None:
     message = service.first_error(exc) if isinstance(exc, ValidationFailed) else exc.message
     web.flash("error", message)
+
+
+T = TypeVar("T")
+
+
+def _or_back(site_id: int, anchor: str, action: Callable[[], T]) -> T:
+    """An editor form's service call: a client error is flashed and the browser goes back to
+    the editor's tab; a dependency failure (5xx) propagates as itself."""
+    try:
+        return action()
+    except AppError as exc:
+        if exc.status >= 500:
+            raise
+        _flash_error(exc)
+        raise Redirect(_editor_url(site_id, anchor)) from exc
 
 
 # ---- list and wizard -------------------------------------------------------------------------
@@ -247,13 +267,11 @@ def preview(site_id: str) -> Response:
 def add_page(site_id: str) -> Response:
     site = _site(site_id)
     form = web.form(web.request())
-    try:
-        page = service.create_page(_user(), site.id, {"slug": form.get("slug", ""), "title": form.get("title", "")})
-    except AppError as exc:
-        if exc.status >= 500:
-            raise
-        _flash_error(exc)
-        return _back(site.id, "pages")
+    page = _or_back(
+        site.id,
+        "pages",
+        lambda: service.create_page(_user(), site.id, {"slug": form.get("slug", ""), "title": form.get("title", "")}),
+    )
     web.flash("success", f"Page “{page.title}” added.")
     return web.redirect(f"/sites/{site.id}?page={page.id}")
 
@@ -262,13 +280,7 @@ def add_page(site_id: str) -> Response:
 @auth.page
 def delete_page(site_id: str, page_id: str) -> Response:
     site = _site(site_id)
-    try:
-        service.delete_page(_user(), site.id, web.path_id(page_id, "page"))
-    except AppError as exc:
-        if exc.status >= 500:
-            raise
-        _flash_error(exc)
-        return _back(site.id)
+    _or_back(site.id, "", lambda: service.delete_page(_user(), site.id, web.path_id(page_id, "page")))
     web.flash("success", "The page was deleted. Publish to take it off your site.")
     return _back(site.id)
 
@@ -297,13 +309,9 @@ def deployment_status(site_id: str, deployment_id: str) -> Response:
 @auth.page
 def rollback(site_id: str, deployment_id: str) -> Response:
     site = _site(site_id)
-    try:
-        d = service.rollback(_user(), site.id, web.path_id(deployment_id, "deployment"))
-    except AppError as exc:
-        if exc.status >= 500:
-            raise
-        _flash_error(exc)
-        return _back(site.id, "versions")
+    d = _or_back(
+        site.id, "versions", lambda: service.rollback(_user(), site.id, web.path_id(deployment_id, "deployment"))
+    )
     web.flash("success", f"Version {d.version} is live again.")
     return _back(site.id, "versions")
 
@@ -331,13 +339,7 @@ def save_settings(site_id: str) -> Response:
     if access.has_feature(user, "remove_branding"):
         settings["hide_branding"] = form.get("hide_branding") == "1"
     data = {"name": form.get("name", ""), "template": form.get("template", ""), "settings": settings}
-    try:
-        service.update_site(user, site.id, data)
-    except AppError as exc:
-        if exc.status >= 500:
-            raise
-        _flash_error(exc)
-        return _back(site.id, "settings")
+    _or_back(site.id, "settings", lambda: service.update_site(user, site.id, data))
     web.flash("success", "Settings saved. Publish to show them on your site.")
     return _back(site.id, "settings")
 
@@ -346,13 +348,11 @@ def save_settings(site_id: str) -> Response:
 @auth.page
 def set_custom_domain(site_id: str) -> Response:
     site = _site(site_id)
-    try:
-        service.set_custom_domain(_user(), site.id, {"domain": web.form(web.request()).get("domain", "")})
-    except AppError as exc:
-        if exc.status >= 500:
-            raise
-        _flash_error(exc)
-        return _back(site.id, "domain")
+    _or_back(
+        site.id,
+        "domain",
+        lambda: service.set_custom_domain(_user(), site.id, {"domain": web.form(web.request()).get("domain", "")}),
+    )
     web.flash("success", "Now create the TXT record below at your DNS provider, then press Verify.")
     return _back(site.id, "domain")
 
@@ -361,13 +361,7 @@ def set_custom_domain(site_id: str) -> Response:
 @auth.page
 def verify_custom_domain(site_id: str) -> Response:
     site = _site(site_id)
-    try:
-        cd = service.verify_custom_domain(_user(), site.id)
-    except AppError as exc:
-        if exc.status >= 500:
-            raise
-        _flash_error(exc)
-        return _back(site.id, "domain")
+    cd = _or_back(site.id, "domain", lambda: service.verify_custom_domain(_user(), site.id))
     if cd.status == "verified":
         web.flash("success", f"{cd.domain} is verified and points at your site.")
     else:
@@ -379,13 +373,7 @@ def verify_custom_domain(site_id: str) -> Response:
 @auth.page
 def remove_custom_domain(site_id: str) -> Response:
     site = _site(site_id)
-    try:
-        service.remove_custom_domain(_user(), site.id)
-    except AppError as exc:
-        if exc.status >= 500:
-            raise
-        _flash_error(exc)
-        return _back(site.id, "domain")
+    _or_back(site.id, "domain", lambda: service.remove_custom_domain(_user(), site.id))
     web.flash("success", "The custom domain was disconnected.")
     return _back(site.id, "domain")
 

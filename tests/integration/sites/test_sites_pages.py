@@ -114,11 +114,13 @@ def test_settings_pages_and_custom_domain_forms(signed_in, create_site):
     r = b.submit(f"/sites/{site['id']}", f"/sites/{site['id']}/pages", {"title": "About", "slug": "about"})
     assert r.status == 303 and "page=" in r.location
     r = b.submit(f"/sites/{site['id']}", f"/sites/{site['id']}/pages", {"title": "About", "slug": "about"})
+    assert r.status == 303 and r.location == f"/sites/{site['id']}#pages"  # back to the tab, with the message
     assert "already has a page" in b.follow(r).text
     r = b.submit(f"/sites/{site['id']}", f"/sites/{site['id']}/custom-domain", {"domain": "links.example.org"})
     page = b.follow(r)
     assert "_mewayz-verify.links.example.org" in page.text and "Verify" in page.text
     r = b.submit(f"/sites/{site['id']}", f"/sites/{site['id']}/custom-domain/verify", {})
+    assert r.status == 303 and r.location == f"/sites/{site['id']}#domain"
     assert "No TXT record" in b.follow(r).text
 
 
